@@ -1,0 +1,228 @@
+"""The :class:`Coil`: an immutable TMS coil model in its own frame.
+
+Coil frame (SimNIBS convention): millimetres, origin at the centre of the casing's
+head-facing surface, **+z pointing into the head**. A coil is made of wire windings
+(polylines of straight segments carrying a signed share of the coil current) and/or
+magnetic dipoles (positions in mm, moments in A·m² per ampere of coil current).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import CoilError
+from ..validation import as_points
+
+__all__ = ["Coil"]
+
+_NODE_TOL_MM = 1e-6
+
+
+def _frozen(a):
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Coil:
+    """A TMS coil: wire windings and/or magnetic dipoles in the coil frame.
+
+    Use :meth:`from_wires`, :meth:`from_dipoles`, :func:`tmsfield.load_coil` rather than
+    the raw constructor.
+
+    Attributes
+    ----------
+    name : str
+        Model name (e.g. ``"fig8_70mm"``).
+    segment_start_mm, segment_end_mm : ndarray, shape (M, 3)
+        Straight wire segments (mm), coil frame.
+    segment_current : ndarray, shape (M,)
+        Current in each segment per ampere of coil current (sign gives direction from
+        start to end; a winding split into n filaments carries 1/n per filament).
+    windings : tuple of ndarray, each shape (K_i, 3)
+        The polylines the segments came from (mm), kept for drawing.
+    dipole_positions_mm : ndarray, shape (D, 3)
+    dipole_moments : ndarray, shape (D, 3)
+        Magnetic dipole moments, A·m² per ampere of coil current.
+    handle_direction : ndarray, shape (3,)
+        Unit vector (coil frame) along which the handle points.
+    casing_outline_mm : ndarray, shape (P, 3) or None
+        Closed outline of the casing's head-facing surface (z = 0 plane), for drawing
+        and for the collision check with the scalp.
+    max_didt_a_per_us : float or None
+        Stimulator dI/dt at 100 % output (A/µs), where known.
+    description : str
+        Geometry and the source of its numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 65)
+    >>> loop = np.column_stack([40 * np.cos(t), 40 * np.sin(t), -5 + 0 * t])
+    >>> coil = Coil.from_wires([loop], name="loop")
+    >>> coil.segment_start_mm.shape
+    (64, 3)
+    """
+
+    name: str
+    segment_start_mm: np.ndarray
+    segment_end_mm: np.ndarray
+    segment_current: np.ndarray
+    dipole_positions_mm: np.ndarray
+    dipole_moments: np.ndarray
+    windings: tuple = ()
+    handle_direction: np.ndarray = field(default_factory=lambda: np.array([0.0, 1.0, 0.0]))
+    casing_outline_mm: np.ndarray = None
+    max_didt_a_per_us: float = None
+    description: str = ""
+
+    def __post_init__(self):
+        s = as_points(self.segment_start_mm, "segment_start_mm", allow_empty=True)
+        e = as_points(self.segment_end_mm, "segment_end_mm", allow_empty=True)
+        c = np.asarray(self.segment_current, dtype=np.float64).reshape(-1)
+        if not (s.shape == e.shape and c.shape[0] == s.shape[0]):
+            raise CoilError(f"coil {self.name!r}: segment arrays disagree in length "
+                            f"({s.shape[0]} starts, {e.shape[0]} ends, {c.shape[0]} currents)")
+        if not np.all(np.isfinite(c)):
+            raise CoilError(f"coil {self.name!r}: segment currents contain NaN or inf")
+        p = as_points(self.dipole_positions_mm, "dipole_positions_mm", allow_empty=True)
+        m = as_points(self.dipole_moments, "dipole_moments", allow_empty=True)
+        if p.shape != m.shape:
+            raise CoilError(f"coil {self.name!r}: {p.shape[0]} dipole positions but {m.shape[0]} moments")
+        if s.shape[0] == 0 and p.shape[0] == 0:
+            raise CoilError(f"coil {self.name!r} has neither wire segments nor dipoles")
+        h = np.asarray(self.handle_direction, dtype=np.float64).reshape(3)
+        nh = np.linalg.norm(h)
+        if not np.isfinite(nh) or nh == 0:
+            raise CoilError(f"coil {self.name!r}: handle_direction must be a non-zero vector")
+        for name, val in (("segment_start_mm", s), ("segment_end_mm", e), ("segment_current", c),
+                          ("dipole_positions_mm", p), ("dipole_moments", m), ("handle_direction", h / nh)):
+            object.__setattr__(self, name, _frozen(val))
+        object.__setattr__(self, "windings", tuple(_frozen(w) for w in self.windings))
+        if self.casing_outline_mm is not None:
+            object.__setattr__(self, "casing_outline_mm", _frozen(as_points(self.casing_outline_mm, "casing_outline_mm")))
+        if self.max_didt_a_per_us is not None:
+            v = float(self.max_didt_a_per_us)
+            if not np.isfinite(v) or v <= 0:
+                raise CoilError(f"coil {self.name!r}: max_didt_a_per_us must be positive; got {self.max_didt_a_per_us!r}")
+            object.__setattr__(self, "max_didt_a_per_us", v)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_wires(cls, polylines, currents=None, name="wire coil", check_closed=True, **kwargs):
+        """Build a coil from wire polylines (mm, coil frame).
+
+        Parameters
+        ----------
+        polylines : sequence of array_like, each shape (K_i, 3), K_i >= 2
+            Wire paths in mm. Each consecutive pair of points is a straight segment.
+            Together (leads included) they must form closed circuits: at every wire
+            junction the signed currents in and out balance (Kirchhoff's current law).
+            A single loop closes when its last point equals its first.
+        currents : sequence of float, optional
+            Current in each polyline per ampere of coil current (default 1 each); the
+            sign gives the direction of travel along the polyline.
+        name : str
+        check_closed : bool
+            Verify that the wires form closed circuits (default True).
+        **kwargs
+            Other :class:`Coil` attributes (handle_direction, casing_outline_mm,
+            max_didt_a_per_us, description).
+
+        Raises
+        ------
+        CoilError
+            A polyline with fewer than 2 points or non-finite values, or wires that do
+            not form closed circuits (the message gives the first dangling end, mm).
+        """
+        polylines = list(polylines)
+        if not polylines:
+            raise CoilError(f"coil {name!r}: no polylines given")
+        if currents is None:
+            currents = np.ones(len(polylines))
+        currents = np.asarray(currents, dtype=np.float64).reshape(-1)
+        if currents.shape[0] != len(polylines):
+            raise CoilError(f"coil {name!r}: {len(polylines)} polylines but {currents.shape[0]} currents")
+        starts, ends, cur, wind = [], [], [], []
+        for i, (pl, ci) in enumerate(zip(polylines, currents)):
+            pts = as_points(pl, f"polyline {i} of coil {name!r}")
+            if pts.shape[0] < 2:
+                raise CoilError(f"coil {name!r}: polyline {i} has {pts.shape[0]} point(s); a wire needs at least 2")
+            seg_len = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+            keep = seg_len > 0
+            starts.append(pts[:-1][keep])
+            ends.append(pts[1:][keep])
+            cur.append(np.full(int(keep.sum()), ci))
+            wind.append(pts)
+        s, e, c = np.concatenate(starts), np.concatenate(ends), np.concatenate(cur)
+        if check_closed:
+            _check_closed_circuit(s, e, c, name)
+        return cls(name=name, segment_start_mm=s, segment_end_mm=e, segment_current=c,
+                   dipole_positions_mm=np.zeros((0, 3)), dipole_moments=np.zeros((0, 3)),
+                   windings=tuple(wind), **kwargs)
+
+    @classmethod
+    def from_dipoles(cls, positions_mm, moments, name="dipole coil", **kwargs):
+        """Build a coil from magnetic dipoles.
+
+        Parameters
+        ----------
+        positions_mm : array_like, shape (D, 3)
+            Dipole positions in mm, coil frame.
+        moments : array_like, shape (D, 3)
+            Dipole moments, A·m² per ampere of coil current.
+
+        Examples
+        --------
+        >>> coil = Coil.from_dipoles([[0, 0, -10]], [[0, 0, 1e-3]])
+        >>> coil.n_dipoles
+        1
+        """
+        p = as_points(positions_mm, "positions_mm")
+        m = as_points(moments, "moments")
+        if p.shape != m.shape:
+            raise CoilError(f"coil {name!r}: {p.shape[0]} positions but {m.shape[0]} moments")
+        return cls(name=name, segment_start_mm=np.zeros((0, 3)), segment_end_mm=np.zeros((0, 3)),
+                   segment_current=np.zeros(0), dipole_positions_mm=p, dipole_moments=m, **kwargs)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_segments(self):
+        return int(self.segment_start_mm.shape[0])
+
+    @property
+    def n_dipoles(self):
+        return int(self.dipole_positions_mm.shape[0])
+
+    @property
+    def has_wires(self):
+        return self.n_segments > 0
+
+    @property
+    def has_dipoles(self):
+        return self.n_dipoles > 0
+
+    def __repr__(self):
+        return (f"Coil(name={self.name!r}, segments={self.n_segments}, dipoles={self.n_dipoles}, "
+                f"max_didt_a_per_us={self.max_didt_a_per_us})")
+
+
+def _check_closed_circuit(starts, ends, currents, name):
+    """Kirchhoff's current law at every wire node: net current in == out."""
+    pts = np.concatenate([starts, ends])
+    key = np.round(pts / _NODE_TOL_MM).astype(np.int64)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    n = starts.shape[0]
+    net = np.zeros(inv.max() + 1)
+    np.add.at(net, inv[:n], -currents)   # current leaves the start node
+    np.add.at(net, inv[n:], currents)    # and arrives at the end node
+    scale = max(np.abs(currents).max(), 1e-30)
+    bad = np.flatnonzero(np.abs(net) > 1e-9 * scale)
+    if bad.size:
+        node = pts[np.flatnonzero(inv == bad[0])[0]]
+        raise CoilError(f"coil {name!r}: the wires do not form a closed circuit: {bad.size} node(s) where current "
+                        f"does not balance, first at ({node[0]:.3f}, {node[1]:.3f}, {node[2]:.3f}) mm "
+                        f"(net {net[bad[0]]:+.3g}). Close each loop (last point = first) or add the leads "
+                        f"that connect the winding ends.")

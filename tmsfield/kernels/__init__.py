@@ -1,0 +1,1 @@
+"""tmsfield.kernels"""
