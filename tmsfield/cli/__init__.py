@@ -1,1 +1,2 @@
 """tmsfield.cli"""
+from .main import main  # noqa: F401
