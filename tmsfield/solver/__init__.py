@@ -1,1 +1,2 @@
 """tmsfield.solver"""
+from .sphere import SphereModel  # noqa: E402
