@@ -1,0 +1,58 @@
+"""gmsh 2.2 surface reader: SimNIBS sphere3.msh and round trips of files it writes."""
+
+import numpy as np
+import pytest
+
+from tmsfield.errors import HeadFileError
+from tmsfield.head import icosphere
+from tmsfield.head.io_msh import read_msh_surfaces, write_msh_surfaces
+
+
+def _signed_volume(s):
+    return float(np.einsum("ij,ij->", s.triangle_normals * s.triangle_areas[:, None], s.centroids) / 3.0)
+
+
+@pytest.mark.shared
+def test_sphere3_shells_have_simnibs_radii_and_outward_normals(shared_simnibs):
+    surfs = read_msh_surfaces(shared_simnibs / "meshes" / "sphere3.msh")
+    assert sorted(surfs) == [1003, 1004, 1005]
+    for tag, radius in [(1003, 85.0), (1004, 90.0), (1005, 95.0)]:
+        r = np.linalg.norm(surfs[tag].vertices, axis=1)
+        assert np.allclose(r, radius, atol=1e-6), (tag, r.min(), r.max())
+        # closed, outward: the divergence-theorem volume is close to the ball volume (polyhedron a bit less)
+        vol = _signed_volume(surfs[tag])
+        assert 0.98 < vol / (4 / 3 * np.pi * radius ** 3) < 1.0, (tag, vol)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_round_trip_random_shells(tmp_path, binary):
+    rng = np.random.default_rng()
+    seed = int(rng.integers(1 << 31))
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=3) * 10
+    shells = {1005: icosphere(rng.uniform(90, 100), 2, centre), 1003: icosphere(rng.uniform(70, 80), 1, centre)}
+    p = tmp_path / "x.msh"
+    write_msh_surfaces(p, shells, binary=binary)
+    back = read_msh_surfaces(p)
+    for tag, s in shells.items():
+        assert np.array_equal(back[tag].triangles, s.triangles), seed
+        np.testing.assert_allclose(back[tag].vertices, s.vertices, rtol=0, atol=1e-9, err_msg=str(seed))
+
+
+def test_missing_and_bad_files(tmp_path):
+    with pytest.raises(HeadFileError, match="not found"):
+        read_msh_surfaces(tmp_path / "nope.msh")
+    bad = tmp_path / "bad.msh"
+    bad.write_text("hello\n")
+    with pytest.raises(HeadFileError, match="bad.msh.*not a gmsh"):
+        read_msh_surfaces(bad)
+    v4 = tmp_path / "v4.msh"
+    v4.write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n")
+    with pytest.raises(HeadFileError, match="msh22"):
+        read_msh_surfaces(v4)
+    good = tmp_path / "g.msh"
+    write_msh_surfaces(good, {1: icosphere(10.0, 1)})
+    trunc = tmp_path / "t.msh"
+    trunc.write_bytes(good.read_bytes()[:-200])
+    with pytest.raises(HeadFileError, match="t.msh"):
+        read_msh_surfaces(trunc)
