@@ -7,6 +7,7 @@ magnetic dipoles (positions in mm, moments in A·m² per ampere of coil current)
 """
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -54,6 +55,9 @@ class Coil:
         Stimulator dI/dt at 100 % output (A/µs), where known.
     description : str
         Geometry and the source of its numbers.
+    metadata : mapping of str to str
+        Extra key/value pairs read from a coil file header (e.g. ``stimulator``, ``brand``);
+        written back by :func:`tmsfield.coils.write_ccd`. Read-only.
 
     Examples
     --------
@@ -76,8 +80,10 @@ class Coil:
     casing_outline_mm: np.ndarray = None
     max_didt_a_per_us: float = None
     description: str = ""
+    metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "metadata", MappingProxyType({str(k): str(v) for k, v in dict(self.metadata).items()}))
         s = as_points(self.segment_start_mm, "segment_start_mm", allow_empty=True)
         e = as_points(self.segment_end_mm, "segment_end_mm", allow_empty=True)
         c = np.asarray(self.segment_current, dtype=np.float64).reshape(-1)
@@ -202,6 +208,21 @@ class Coil:
     @property
     def has_dipoles(self):
         return self.n_dipoles > 0
+
+    def to_dipoles(self, max_patch_mm=3.0, window=32):
+        """Equivalent dipole coil; see :func:`tmsfield.coils.dipole_equivalent`.
+
+        The result is not cached: keep the returned :class:`Coil` if you need it again.
+
+        Examples
+        --------
+        >>> from tmsfield.coils import load_coil
+        >>> load_coil("round_90mm").to_dipoles().has_wires
+        False
+        """
+        from .dipole_equivalent import dipole_equivalent
+
+        return dipole_equivalent(self, max_patch_mm=max_patch_mm, window=window)
 
     def __repr__(self):
         return (f"Coil(name={self.name!r}, segments={self.n_segments}, dipoles={self.n_dipoles}, "

@@ -1,0 +1,173 @@
+"""SimNIBS ``.ccd`` dipole coil files: read and write.
+
+Layout (SimNIBS; see ../shared/simnibs/PROVENANCE.md):
+
+1. a header line starting with ``#``, optionally followed by ``;``-separated ``key=value``
+   pairs, e.g. ``# MCFB65.ccd version 1.0 number of elements; dIdtmax=147.86;brand=MagVenture;``
+   (``dIdtmax`` in A/µs becomes :attr:`Coil.max_didt_a_per_us`; the other keys are kept in
+   :attr:`Coil.metadata` and written back),
+2. the number of dipoles,
+3. a comment line,
+4. one row per dipole: ``x y z mx my mz`` — position in **metres**, moment in A·m² per
+   ampere.
+
+tmsfield coils are in mm: reading multiplies positions by 1000, writing divides by 1000 and
+prints floats with ``repr`` precision, so ``read_ccd(write_ccd(coil))`` reproduces the
+coil's arrays exactly (file → coil → file may change a position by 1 ulp).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .coil import Coil
+from ..errors import CoilFileError, CoilError
+
+__all__ = ["read_ccd", "write_ccd"]
+
+_COMMENT = "# centers and weighted directions of the elements (magnetic dipoles)"
+
+
+def _parse_header(line, path):
+    if not line.startswith("#"):
+        raise CoilFileError(f"{path}, line 1: a .ccd file must start with a '#' header line; got {line[:60]!r}")
+    parts = line[1:].split(";")
+    title = parts[0].strip()
+    meta = {}
+    for p in parts[1:]:
+        p = p.strip()
+        if not p:
+            continue
+        if "=" not in p:
+            raise CoilFileError(f"{path}, line 1: header entry {p!r} is not of the form key=value")
+        k, v = p.split("=", 1)
+        meta[k.strip()] = v.strip()
+    return title, meta
+
+
+def read_ccd(path, name=None):
+    """Read a SimNIBS ``.ccd`` dipole coil.
+
+    Parameters
+    ----------
+    path : str or Path
+    name : str, optional
+        Coil name (default: the file stem).
+
+    Returns
+    -------
+    Coil
+        Dipole coil, positions in mm, moments in A·m² per A.
+
+    Raises
+    ------
+    CoilFileError
+        Missing file, bad header, wrong count, or a row that is not six finite numbers; the
+        message names the file and line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "one.ccd"
+    >>> _ = p.write_text("# one dipole; dIdtmax=100\\n1\\n# comment\\n0 0 -0.01 0 0 1e-3\\n")
+    >>> c = read_ccd(p)
+    >>> c.dipole_positions_mm[0, 2], c.max_didt_a_per_us
+    (np.float64(-10.0), 100.0)
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise CoilFileError(f"cannot read coil file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CoilFileError(f"{path} is not a text .ccd file (not valid UTF-8)") from None
+    if len(lines) < 3:
+        raise CoilFileError(f"{path}: a .ccd file needs a header, a count and a comment line; it has {len(lines)} line(s)")
+    title, meta = _parse_header(lines[0], path)
+    try:
+        n = int(lines[1].strip())
+    except ValueError:
+        raise CoilFileError(f"{path}, line 2: expected the number of dipoles, got {lines[1][:60]!r}") from None
+    if n <= 0:
+        raise CoilFileError(f"{path}, line 2: the number of dipoles must be positive, got {n}")
+    rows = [(i + 4, ln) for i, ln in enumerate(lines[3:]) if ln.strip()]
+    if len(rows) != n:
+        raise CoilFileError(f"{path}: line 2 announces {n} dipoles but {len(rows)} data rows follow (from line 4)")
+    data = np.empty((n, 6))
+    for k, (lineno, ln) in enumerate(rows):
+        fields = ln.split()
+        if len(fields) != 6:
+            raise CoilFileError(f"{path}, line {lineno}: expected 6 numbers 'x y z mx my mz', got {len(fields)}")
+        try:
+            data[k] = [float(f) for f in fields]
+        except ValueError:
+            raise CoilFileError(f"{path}, line {lineno}: not a number in {ln.strip()[:80]!r}") from None
+        if not np.all(np.isfinite(data[k])):
+            raise CoilFileError(f"{path}, line {lineno}: NaN or inf in {ln.strip()[:80]!r}")
+    didt = None
+    if "dIdtmax" in meta:
+        try:
+            didt = float(meta.pop("dIdtmax"))
+        except ValueError:
+            raise CoilFileError(f"{path}, line 1: dIdtmax must be a number (A/µs)") from None
+        if not (np.isfinite(didt) and didt > 0):
+            raise CoilFileError(f"{path}, line 1: dIdtmax must be positive (A/µs), got {didt}")
+    try:
+        return Coil.from_dipoles(data[:, :3] * 1000.0, data[:, 3:], name=name or path.stem,
+                                 max_didt_a_per_us=didt, metadata=meta,
+                                 description=f"SimNIBS .ccd dipole coil read from {path.name}: {title}")
+    except CoilError as exc:
+        raise CoilFileError(f"{path}: {exc}") from None
+
+
+def write_ccd(coil, path):
+    """Write a dipole coil as a SimNIBS ``.ccd`` file (atomic: temp file + rename).
+
+    Parameters
+    ----------
+    coil : Coil
+        Must have dipoles and no wire segments (convert wire coils with
+        :func:`tmsfield.coils.dipole_equivalent` first).
+    path : str or Path
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> c = Coil.from_dipoles([[0, 0, -10.0]], [[0, 0, 1e-3]], max_didt_a_per_us=120.0)
+    >>> p = write_ccd(c, pathlib.Path(tempfile.mkdtemp()) / "c.ccd")
+    >>> np.array_equal(read_ccd(p).dipole_moments, c.dipole_moments)
+    True
+    """
+    path = Path(path)
+    if coil.n_segments:
+        raise CoilError(f"coil {coil.name!r} has {coil.n_segments} wire segments; a .ccd holds only dipoles. "
+                        f"Convert it first: tmsfield.coils.dipole_equivalent(coil).")
+    meta = dict(coil.metadata)
+    if coil.max_didt_a_per_us is not None:
+        meta = {"dIdtmax": repr(float(coil.max_didt_a_per_us)), **meta}
+    for k, v in meta.items():
+        if any(c in k + v for c in ";=\n"):
+            raise CoilError(f"metadata {k!r}={v!r} contains ';', '=' or a newline and cannot go in a .ccd header")
+    header = f"# {coil.name}.ccd version 1.0 number of elements"
+    if meta:
+        header += "; " + ";".join(f"{k}={v}" for k, v in meta.items()) + ";"
+    pos = coil.dipole_positions_mm / 1000.0
+    rows = np.hstack([pos, coil.dipole_moments])
+    body = "\n".join(" ".join(repr(float(v)) for v in r) for r in rows)
+    text = f"{header}\n{coil.n_dipoles}\n{_COMMENT}\n{body}\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,149 @@
+"""Convert a wire coil into an equivalent magnetic-dipole coil.
+
+Method (magnetic shell): a closed current loop produces the same field, outside the loop's
+spanning surface, as a dipole sheet of moment density ``I·n dA`` over any surface it bounds.
+For a closed polyline v_0 … v_K = v_0 with current I we use the exact decomposition into
+triangular loops
+
+    loop = Σ_k T(P_k, v_k, v_{k+1}) + Σ_k T(P_k, v_{k+1}, P_{k+1}) + Σ_k T(C, P_k, P_{k+1})
+
+where T(a, b, c) is the loop a→b→c→a, P_k is a "fan point" for segment k (the centroid of
+the 2·window+1 surrounding vertices: the centre of the current turn for a spiral) and C the
+centroid of the fan points. The interior edges cancel exactly, so the sum of the triangles'
+fields *is* the wire field; the only approximation is replacing each small patch by one
+dipole at its area centroid. Triangles are cut into strips and patches no larger than
+``max_patch_mm``; the error of a patch of size h seen from distance d is of order
+(h/d)²/12 relative to that patch's own field, i.e. well below 1 % at d ≥ 15 mm for the default
+h = 3 mm (tested: each built-in coil's dipole equivalent matches its wire field to 1 % of the
+peak at 15 mm and beyond from the casing).
+
+Wire networks that are not stored as closed polylines fall back to a single fan point (the
+centroid of all segments), which is exact by Kirchhoff's law but needs more dipoles.
+"""
+
+import numpy as np
+
+from .coil import Coil
+from ..errors import CoilError
+
+__all__ = ["dipole_equivalent"]
+
+
+def _closed_loops(coil):
+    """[(vertices (K+1, 3), current)] if the windings are closed polylines matching the segments."""
+    loops, k = [], 0
+    for w in coil.windings:
+        if w.shape[0] < 3 or not np.array_equal(w[0], w[-1]):
+            return None
+        seg = np.diff(w, axis=0)
+        keep = np.linalg.norm(seg, axis=1) > 0
+        n = int(keep.sum())
+        if k + n > coil.n_segments:
+            return None
+        cur = coil.segment_current[k:k + n]
+        if n == 0 or not np.all(cur == cur[0]):
+            return None
+        v = np.vstack([w[:-1][keep], w[:1]])
+        loops.append((v, float(cur[0])))
+        k += n
+    return loops if (loops and k == coil.n_segments) else None
+
+
+def _patches(a, b, c, current, h):
+    """Dipoles (positions, moments) tiling triangle loop a→b→c with patches <= h (mm)."""
+    ab, bc = b - a, c - b
+    n = max(1, int(np.ceil(max(np.linalg.norm(ab), np.linalg.norm(c - a)) / h)))
+    width = np.linalg.norm(bc)
+    pos, mom = [], []
+    for i in range(n):
+        t0, t1 = i / n, (i + 1) / n
+        m = max(1, int(np.ceil(t1 * width / h)))
+        u = np.linspace(0.0, 1.0, m + 1)
+        u0, u1 = u[:-1, None], u[1:, None]
+        p0 = a + t0 * ab + t0 * u0 * bc
+        p1 = a + t1 * ab + t1 * u0 * bc
+        p2 = a + t1 * ab + t1 * u1 * bc
+        p3 = a + t0 * ab + t0 * u1 * bc
+        area1 = 0.5 * np.cross(p1 - p0, p2 - p0)
+        area2 = 0.5 * np.cross(p2 - p0, p3 - p0)
+        s1 = np.linalg.norm(area1, axis=1)[:, None]
+        s2 = np.linalg.norm(area2, axis=1)[:, None]
+        c1 = (p0 + p1 + p2) / 3.0
+        c2 = (p0 + p2 + p3) / 3.0
+        tot = s1 + s2
+        cen = np.where(tot > 0, (s1 * c1 + s2 * c2) / np.where(tot > 0, tot, 1.0), c1)
+        pos.append(cen)
+        mom.append(current * (area1 + area2))
+    return np.vstack(pos), np.vstack(mom)
+
+
+def dipole_equivalent(coil, max_patch_mm=3.0, window=32):
+    """Equivalent magnetic-dipole coil of a wire coil (see the module docstring).
+
+    Parameters
+    ----------
+    coil : Coil
+        A coil with wire segments (dipoles it already has are kept).
+    max_patch_mm : float
+        Largest patch edge (mm). Smaller = more dipoles and a more accurate near field.
+    window : int
+        Half-width (vertices) of the moving centroid that gives each segment's fan point;
+        32 = half a turn of the built-in spirals. Affects the dipole count, not exactness.
+
+    Returns
+    -------
+    Coil
+        Dipole-only coil (positions mm, moments A·m² per A) with the same name + ``"_dipoles"``,
+        handle, casing, dI/dt and metadata.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 33); t[-1] = 0
+    >>> loop = Coil.from_wires([np.column_stack([20 * np.cos(t), 20 * np.sin(t), 0 * t])])
+    >>> d = dipole_equivalent(loop)
+    >>> round(float(d.dipole_moments[:, 2].sum()) / (np.pi * 0.02 ** 2), 2)   # ≈ I·area (polygon)
+    0.99
+    """
+    if not coil.has_wires:
+        raise CoilError(f"coil {coil.name!r} has no wire segments to convert")
+    h = float(max_patch_mm)
+    if not np.isfinite(h) or h <= 0:
+        raise CoilError(f"max_patch_mm must be positive; got {max_patch_mm!r}")
+    tris = []   # (a, b, c, current)
+    loops = _closed_loops(coil)
+    if loops is not None:
+        for v, cur in loops:
+            verts = v[:-1]
+            kk = verts.shape[0]
+            idx = (np.arange(kk)[:, None] + np.arange(-window, window + 1)[None, :]) % kk
+            fan = verts[idx].mean(axis=1)          # fan point of segment k
+            # hold the fan point until it drifts by more than h: the sliver triangles of the
+            # 2nd and 3rd sums then vanish except where it jumps (exactness is unaffected)
+            for k in range(1, kk):
+                if np.linalg.norm(fan[k] - fan[k - 1]) < h:
+                    fan[k] = fan[k - 1]
+            nxt = np.roll(np.arange(kk), -1)
+            centre = fan.mean(axis=0)
+            for k in range(kk):
+                tris.append((fan[k], verts[k], verts[nxt[k]], cur))
+                tris.append((fan[k], verts[nxt[k]], fan[nxt[k]], cur))
+                tris.append((centre, fan[k], fan[nxt[k]], cur))
+    else:
+        centre = 0.5 * (coil.segment_start_mm + coil.segment_end_mm).mean(axis=0)
+        for s, e, cur in zip(coil.segment_start_mm, coil.segment_end_mm, coil.segment_current):
+            tris.append((centre, s, e, float(cur)))
+    pos, mom = [], []
+    for a, b, c, cur in tris:
+        if np.linalg.norm(np.cross(b - a, c - a)) < 1e-12:
+            continue
+        p, m = _patches(a, b, c, cur, h)
+        pos.append(p)
+        mom.append(m * 1e-6)                        # mm² -> m²: moment in A·m² per A
+    if coil.has_dipoles:
+        pos.append(coil.dipole_positions_mm)
+        mom.append(coil.dipole_moments)
+    return Coil.from_dipoles(np.vstack(pos), np.vstack(mom), name=f"{coil.name}_dipoles",
+                             handle_direction=coil.handle_direction, casing_outline_mm=coil.casing_outline_mm,
+                             max_didt_a_per_us=coil.max_didt_a_per_us, metadata=dict(coil.metadata),
+                             description=f"Dipole equivalent (patches <= {h} mm) of: {coil.description}")

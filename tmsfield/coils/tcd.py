@@ -1,0 +1,186 @@
+"""SimNIBS ``.tcd`` coil files (JSON): read.
+
+What is read (learned from SimNIBS' ``two_stimulator_example_coil.tcd``):
+
+* top level: ``name``, ``brand``, ``version``, ``limits``/``resolution`` (of the sampled-A
+  grid SimNIBS would build, ignored here), ``coilElementList``, ``stimulatorList``, and
+  optionally ``deformList`` and ``coilModels`` (casing meshes, ignored).
+* ``stimulatorList[i]``: ``name``, ``brand``, ``maxdIdt`` in **A/s** (converted to A/µs).
+* ``coilElementList[j]``: ``type`` (1 = magnetic dipoles, 2 = line segments, 3 = sampled
+  A grid), ``stimulator`` (index into ``stimulatorList``), ``points`` and ``values`` (N×3,
+  mm), optional ``deformations`` (indices into ``deformList``).
+
+  - type 1: ``points`` are dipole positions (mm), ``values`` the moments (A·m² per A);
+  - type 2: ``points`` are segment **midpoints** (mm) and ``values`` the segment vectors
+    (end − start, mm); we turn them into exact finite segments
+    ``start = p − v/2``, ``end = p + v/2`` (zero-length elements are dropped);
+  - type 3 (sampled grid): not supported yet → :class:`CoilFileError`.
+
+* Arrays are either JSON lists of numbers or base64 strings of zlib-compressed little-endian
+  float64 (decoded with ``numpy.frombuffer``; never pickle).
+* Deformations are accepted only at their default (``initial`` 0, i.e. the identity);
+  anything else raises :class:`CoilFileError` naming the element and deformation.
+
+Several stimulators: a file whose elements belong to more than one stimulator needs
+``stimulator=<index>``; only that stimulator's elements are loaded and its ``maxdIdt`` is
+used. (Combining stimulators would need their relative currents, which the file does not
+define.)
+"""
+
+import base64
+import binascii
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .coil import Coil
+from ..errors import CoilFileError, CoilError
+
+__all__ = ["read_tcd"]
+
+
+def _array(value, path, where):
+    if isinstance(value, str):
+        try:
+            raw = zlib.decompress(base64.b64decode(value, validate=True))
+        except (binascii.Error, zlib.error, ValueError) as exc:
+            raise CoilFileError(f"{path}, {where}: not valid base64 of zlib-compressed float64 data ({exc})") from None
+        if len(raw) % 8:
+            raise CoilFileError(f"{path}, {where}: decoded {len(raw)} bytes, not a whole number of float64 values")
+        arr = np.frombuffer(raw, dtype="<f8").astype(np.float64)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CoilFileError(f"{path}, {where}: expected a list of numbers or a base64 string") from None
+    if arr.size % 3:
+        raise CoilFileError(f"{path}, {where}: {arr.size} values is not a multiple of 3 (expected N×3)")
+    arr = arr.reshape(-1, 3)
+    if not np.all(np.isfinite(arr)):
+        raise CoilFileError(f"{path}, {where}: contains NaN or inf")
+    return arr
+
+
+def read_tcd(path, stimulator=None, name=None):
+    """Read a SimNIBS ``.tcd`` coil (dipole and line-segment elements).
+
+    Parameters
+    ----------
+    path : str or Path
+    stimulator : int, optional
+        Index into the file's ``stimulatorList``; required when the elements use more
+        than one stimulator.
+    name : str, optional
+        Coil name (default: the file's ``name``, else the file stem).
+
+    Returns
+    -------
+    Coil
+        Segments and/or dipoles in mm; ``max_didt_a_per_us`` from the stimulator's
+        ``maxdIdt`` (A/s in the file).
+
+    Raises
+    ------
+    CoilFileError
+        Invalid JSON (with line number), missing keys, bad arrays, type-3 (sampled grid)
+        elements, non-default deformations, or an ambiguous/invalid ``stimulator``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, json
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.tcd"
+    >>> _ = p.write_text(json.dumps({"name": "d", "stimulatorList": [{"name": "s", "maxdIdt": 1e8}],
+    ...     "coilElementList": [{"type": 1, "stimulator": 0, "points": [[0, 0, -10]], "values": [[0, 0, 1e-3]]}]}))
+    >>> read_tcd(p).max_didt_a_per_us
+    100.0
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CoilFileError(f"cannot read coil file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CoilFileError(f"{path} is not a text .tcd (JSON) file") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CoilFileError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise CoilFileError(f"{path}: the top level of a .tcd must be a JSON object")
+    elements = doc.get("coilElementList")
+    if not isinstance(elements, list) or not elements:
+        raise CoilFileError(f"{path}: key 'coilElementList' is missing or empty")
+    stims = doc.get("stimulatorList") or []
+    if not isinstance(stims, list):
+        raise CoilFileError(f"{path}: key 'stimulatorList' must be a list")
+    deforms = doc.get("deformList") or []
+
+    used = sorted({int(e.get("stimulator", 0)) if isinstance(e, dict) else -1 for e in elements})
+    if stimulator is None:
+        if len(used) > 1:
+            listing = ", ".join(f"{i}: {stims[i].get('name', '?')}" if 0 <= i < len(stims) else str(i) for i in used)
+            raise CoilFileError(f"{path}: the coil has elements for {len(used)} stimulators ({listing}); "
+                                f"choose one with stimulator=<index>, e.g. load_coil(path, stimulator={used[0]})")
+        stimulator = used[0]
+    if not isinstance(stimulator, (int, np.integer)) or stimulator not in used:
+        raise CoilFileError(f"{path}: stimulator={stimulator!r} is not used by any element; available: {used}")
+
+    starts, ends, seg_cur, dpos, dmom = [], [], [], [], []
+    for j, el in enumerate(elements):
+        key = f"coilElementList[{j}]"
+        if not isinstance(el, dict):
+            raise CoilFileError(f"{path}, {key}: must be a JSON object")
+        if int(el.get("stimulator", 0)) != stimulator:
+            continue
+        for d in el.get("deformations") or []:
+            try:
+                dd = deforms[int(d)]
+            except (IndexError, ValueError, TypeError):
+                raise CoilFileError(f"{path}, {key}.deformations: index {d!r} not in deformList") from None
+            init = dd.get("initial", 0.0) if isinstance(dd, dict) else None
+            if init is None or float(init) != 0.0:
+                raise CoilFileError(f"{path}, {key}.deformations: deformList[{d}] has a non-default value "
+                                    f"({dd!r}); deformed coils are not supported — set it to its default (0)")
+        etype = el.get("type")
+        if etype == 3:
+            raise CoilFileError(f"{path}, {key}: element type 3 (sampled A-field grid) is not supported yet; "
+                                f"use a .tcd with dipole (type 1) or line-segment (type 2) elements, or a .ccd")
+        if etype not in (1, 2):
+            raise CoilFileError(f"{path}, {key}.type: unknown element type {etype!r} (1 dipoles, 2 line segments, 3 grid)")
+        for k in ("points", "values"):
+            if k not in el:
+                raise CoilFileError(f"{path}, {key}: key {k!r} is missing")
+        pts = _array(el["points"], path, f"{key}.points")
+        val = _array(el["values"], path, f"{key}.values")
+        if pts.shape != val.shape:
+            raise CoilFileError(f"{path}, {key}: {pts.shape[0]} points but {val.shape[0]} values")
+        if etype == 1:
+            dpos.append(pts)
+            dmom.append(val)
+        else:
+            keep = np.any(val != 0, axis=1)
+            starts.append(pts[keep] - 0.5 * val[keep])
+            ends.append(pts[keep] + 0.5 * val[keep])
+            seg_cur.append(np.ones(int(keep.sum())))
+
+    didt = None
+    if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict) and "maxdIdt" in stims[stimulator]:
+        try:
+            didt = float(stims[stimulator]["maxdIdt"]) / 1e6
+        except (TypeError, ValueError):
+            raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: not a number (A/s)") from None
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, 3))
+    meta = {k: str(doc[k]) for k in ("brand", "version") if k in doc}
+    if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict):
+        meta["stimulator"] = str(stims[stimulator].get("name", stimulator))
+    try:
+        return Coil(name=name or str(doc.get("name") or path.stem),
+                    segment_start_mm=cat(starts), segment_end_mm=cat(ends),
+                    segment_current=np.concatenate(seg_cur) if seg_cur else np.zeros(0),
+                    dipole_positions_mm=cat(dpos), dipole_moments=cat(dmom),
+                    max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta,
+                    description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
+    except CoilError as exc:
+        raise CoilFileError(f"{path}: {exc}") from None
