@@ -11,13 +11,17 @@ Layout (SimNIBS; see ../shared/simnibs/PROVENANCE.md):
 4. one row per dipole: ``x y z mx my mz`` — position in **metres**, moment in A·m² per
    ampere.
 
-tmsfield coils are in mm: reading multiplies positions by 1000, writing divides by 1000 and
-prints floats with ``repr`` precision, so ``read_ccd(write_ccd(coil))`` reproduces the
-coil's arrays exactly (file → coil → file may change a position by 1 ulp).
+tmsfield coils are in mm. To make the round trip lossless the metre <-> mm conversion is done
+on the *decimal text* (``decimal.Decimal.scaleb``, exact), not by a floating-point multiply:
+writing prints ``repr(mm)`` with the decimal point moved three places, reading moves it back
+and rounds once. So ``read_ccd(write_ccd(coil))`` reproduces the coil's arrays bit for bit,
+and a file read and written again differs by at most 1 ulp in a position (the metre and mm
+doubles are different grids); moments are printed with ``repr`` and round-trip exactly.
 """
 
 import os
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +105,8 @@ def read_ccd(path, name=None):
         if len(fields) != 6:
             raise CoilFileError(f"{path}, line {lineno}: expected 6 numbers 'x y z mx my mz', got {len(fields)}")
         try:
-            data[k] = [float(f) for f in fields]
-        except ValueError:
+            data[k] = [float(Decimal(f).scaleb(3)) for f in fields[:3]] + [float(f) for f in fields[3:]]
+        except (ValueError, InvalidOperation):
             raise CoilFileError(f"{path}, line {lineno}: not a number in {ln.strip()[:80]!r}") from None
         if not np.all(np.isfinite(data[k])):
             raise CoilFileError(f"{path}, line {lineno}: NaN or inf in {ln.strip()[:80]!r}")
@@ -115,7 +119,7 @@ def read_ccd(path, name=None):
         if not (np.isfinite(didt) and didt > 0):
             raise CoilFileError(f"{path}, line 1: dIdtmax must be positive (A/µs), got {didt}")
     try:
-        return Coil.from_dipoles(data[:, :3] * 1000.0, data[:, 3:], name=name or path.stem,
+        return Coil.from_dipoles(data[:, :3], data[:, 3:], name=name or path.stem,
                                  max_didt_a_per_us=didt, metadata=meta,
                                  description=f"SimNIBS .ccd dipole coil read from {path.name}: {title}")
     except CoilError as exc:
@@ -157,9 +161,9 @@ def write_ccd(coil, path):
     header = f"# {coil.name}.ccd version 1.0 number of elements"
     if meta:
         header += "; " + ";".join(f"{k}={v}" for k, v in meta.items()) + ";"
-    pos = coil.dipole_positions_mm / 1000.0
-    rows = np.hstack([pos, coil.dipole_moments])
-    body = "\n".join(" ".join(repr(float(v)) for v in r) for r in rows)
+    body = "\n".join(
+        " ".join([str(Decimal(repr(float(v))).scaleb(-3)) for v in p] + [repr(float(v)) for v in m])
+        for p, m in zip(coil.dipole_positions_mm, coil.dipole_moments))
     text = f"{header}\n{coil.n_dipoles}\n{_COMMENT}\n{body}\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
