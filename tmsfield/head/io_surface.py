@@ -1,0 +1,242 @@
+"""Read and write single triangle surfaces through nibabel: FreeSurfer geometry (``lh.pial``,
+MNE ``bem/*.surf``) and GIFTI (``.gii``). Writes are atomic (temp file + ``os.replace``)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HeadFileError
+from .mesh_tools import detect_units_scale
+from .surface import Surface
+
+__all__ = ["read_surface", "read_freesurfer_surface", "read_gifti_surface", "write_gifti_surface",
+           "write_freesurfer_surface", "read_gifti_scalars", "atomic_path"]
+
+
+def _require(path):
+    path = Path(path)
+    if not path.is_file():
+        raise HeadFileError(f"surface file not found: {path}; check the path (FreeSurfer surfaces live in "
+                            f"<subject>/surf and <subject>/bem, GIFTI files end in .gii)")
+    return path
+
+
+def read_freesurfer_surface(path, name=None, units="mm"):
+    """Read a FreeSurfer geometry file (``lh.pial``, ``bem/outer_skin.surf`` ...) with nibabel.
+
+    Coordinates are FreeSurfer *surface RAS* (tkr) as stored; MNE/FreeSurfer write mm.
+
+    Parameters
+    ----------
+    path : str or Path
+    name : str, optional
+        Surface name (default: file name).
+    units : {"mm", "m", "auto"}
+        Unit of the stored coordinates; ``"auto"`` decides from the extent (head-sized surfaces only).
+
+    Returns
+    -------
+    Surface
+        Vertices (V, 3) mm, triangles (T, 3).
+
+    Examples
+    --------
+    >>> import nibabel as nib, tempfile, os
+    >>> from tmsfield.head import icosphere
+    >>> s = icosphere(80.0, 2)
+    >>> p = os.path.join(tempfile.mkdtemp(), "lh.test")
+    >>> write_freesurfer_surface(p, s)
+    >>> read_freesurfer_surface(p).n_triangles
+    320
+    """
+    import nibabel.freesurfer as fs
+    path = _require(path)
+    try:
+        v, t = fs.read_geometry(str(path))
+    except Exception as exc:
+        raise HeadFileError(f"{path}: not a readable FreeSurfer surface ({type(exc).__name__}: {exc}); "
+                            f"expected a triangle geometry file such as lh.pial or bem/outer_skin.surf") from None
+    scale = detect_units_scale(v, path, units)
+    return Surface(np.asarray(v, dtype=np.float64) * scale, t, name=name or path.name)
+
+
+def read_gifti_surface(path, name=None, units="mm"):
+    """Read a GIFTI surface (``NIFTI_INTENT_POINTSET`` + ``NIFTI_INTENT_TRIANGLE`` arrays) with nibabel.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.gii`` or ``.gii.gz``.
+    name : str, optional
+    units : {"mm", "m", "auto"}
+
+    Returns
+    -------
+    Surface
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.head import icosphere
+    >>> p = os.path.join(tempfile.mkdtemp(), "scalp.gii")
+    >>> write_gifti_surface(p, icosphere(90.0, 2, name="scalp"))
+    >>> read_gifti_surface(p).name
+    'scalp'
+    """
+    import nibabel as nib
+    path = _require(path)
+    img = _load_gifti(path)
+    pts = [d for d in img.darrays if d.intent == nib.nifti1.intent_codes["NIFTI_INTENT_POINTSET"]]
+    tri = [d for d in img.darrays if d.intent == nib.nifti1.intent_codes["NIFTI_INTENT_TRIANGLE"]]
+    if len(pts) != 1 or len(tri) != 1:
+        raise HeadFileError(f"{path}: a GIFTI surface needs exactly one POINTSET and one TRIANGLE array; found "
+                            f"{len(pts)} and {len(tri)} (is this a data/label .gii rather than a surface?)")
+    v = np.asarray(pts[0].data, dtype=np.float64)
+    meta_name = None
+    try:
+        meta_name = img.meta.get("Name") if img.meta is not None else None
+    except Exception:
+        meta_name = None
+    scale = detect_units_scale(v, path, units)
+    return Surface(v * scale, np.asarray(tri[0].data), name=name or meta_name or _stem(path))
+
+
+def read_gifti_scalars(path):
+    """Read the first data array of a GIFTI file (e.g. per-vertex sulc) as a float64 vector.
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np, nibabel as nib
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.gii")
+    >>> img = nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(np.arange(3, dtype=np.float32))])
+    >>> nib.save(img, p)
+    >>> read_gifti_scalars(p).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    path = _require(path)
+    img = _load_gifti(path)
+    if not img.darrays:
+        raise HeadFileError(f"{path}: GIFTI file holds no data arrays")
+    return np.asarray(img.darrays[0].data, dtype=np.float64).ravel()
+
+
+def _load_gifti(path):
+    import gzip
+
+    import nibabel as nib
+    try:
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return nib.gifti.GiftiImage.from_bytes(f.read())
+        return nib.load(str(path))
+    except Exception as exc:
+        raise HeadFileError(f"{path}: not a readable GIFTI file ({type(exc).__name__}: {exc})") from None
+
+
+def _stem(path):
+    n = Path(path).name
+    for suf in (".gii.gz", ".gii", ".surf"):
+        if n.endswith(suf):
+            return n[: -len(suf)]
+    return n
+
+
+def read_surface(path, name=None, units="mm"):
+    """Read a surface by extension: ``.gii``/``.gii.gz`` → GIFTI, otherwise FreeSurfer geometry.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.head import icosphere
+    >>> p = os.path.join(tempfile.mkdtemp(), "brain.gii")
+    >>> write_gifti_surface(p, icosphere(80.0, 1, name="brain"))
+    >>> read_surface(p).n_vertices
+    42
+    """
+    p = str(path)
+    if p.endswith(".gii") or p.endswith(".gii.gz"):
+        return read_gifti_surface(path, name, units)
+    return read_freesurfer_surface(path, name, units)
+
+
+class atomic_path:
+    """Context manager yielding a temp path beside ``path``; moved onto ``path`` on success.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_path(os.path.join(d, "a.txt")) as tmp:
+    ...     _ = open(tmp, "w").write("x")
+    >>> os.listdir(d)
+    ['a.txt']
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        suffix = "".join(self.path.suffixes) or ".tmp"
+        fd, self.tmp = tempfile.mkstemp(prefix="." + self.path.name.split(".")[0] + "-", suffix=suffix,
+                                        dir=self.path.parent if str(self.path.parent) else ".")
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        return False
+
+
+def write_gifti_surface(path, surface, scalars=None, precision=np.float32):
+    """Write a surface (and optionally a per-vertex scalar array) as GIFTI, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    surface : Surface
+    scalars : array_like (V,), optional
+        Written as an extra ``NIFTI_INTENT_SHAPE`` array (e.g. sulc).
+    precision : dtype
+        Vertex dtype (float32 default, as FreeSurfer/GIFTI tools expect).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.head import icosphere
+    >>> write_gifti_surface(os.path.join(tempfile.mkdtemp(), "s.gii"), icosphere(50.0, 1))
+    """
+    import nibabel as nib
+    darrays = [
+        nib.gifti.GiftiDataArray(np.asarray(surface.vertices, dtype=precision), intent="NIFTI_INTENT_POINTSET",
+                                 datatype="NIFTI_TYPE_FLOAT32"),
+        nib.gifti.GiftiDataArray(np.asarray(surface.triangles, dtype=np.int32), intent="NIFTI_INTENT_TRIANGLE",
+                                 datatype="NIFTI_TYPE_INT32"),
+    ]
+    if scalars is not None:
+        darrays.append(nib.gifti.GiftiDataArray(np.asarray(scalars, dtype=np.float32), intent="NIFTI_INTENT_SHAPE",
+                                                datatype="NIFTI_TYPE_FLOAT32"))
+    img = nib.gifti.GiftiImage(darrays=darrays, meta=nib.gifti.GiftiMetaData({"Name": surface.name}))
+    for d in img.darrays:
+        d.encoding = "GIFTI_ENCODING_B64GZ"
+    with atomic_path(path) as tmp:
+        nib.save(img, tmp)
+
+
+def write_freesurfer_surface(path, surface):
+    """Write a FreeSurfer geometry file (surface RAS, mm), atomically.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.head import icosphere
+    >>> write_freesurfer_surface(os.path.join(tempfile.mkdtemp(), "outer_skin.surf"), icosphere(90.0, 1))
+    """
+    import nibabel.freesurfer as fs
+    with atomic_path(path) as tmp:
+        fs.write_geometry(tmp, np.asarray(surface.vertices, dtype=np.float64),
+                          np.asarray(surface.triangles, dtype=np.int32))
