@@ -1,2 +1,3 @@
 """tmsfield.solver"""
 from .sphere import SphereModel  # noqa: E402
+from .mesh_check import check_nested, check_surface  # noqa: E402
