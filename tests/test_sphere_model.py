@@ -227,7 +227,7 @@ def test_wire_quadrature_converged():
     e = sph.efield(coil, pts, pose=pose)
     a = pose.transform_points(coil.segment_start_mm) * 1e-3
     b = pose.transform_points(coil.segment_end_mm) * 1e-3
-    nodes, w = np.polynomial.legendre.leggauss(1024)
+    nodes, w = np.polynomial.legendre.leggauss(600)
     e_ref = 1e6 * ksph.efield_segments(pts * 1e-3, a, b, coil.segment_current, 0.5 * (nodes + 1), 0.5 * w)
     err = np.abs(e - e_ref).max() / np.abs(e_ref).max()
     assert err < 1e-8, f"seed {seed}: rel err {err:.2e}"
@@ -305,3 +305,27 @@ def test_bad_input():
         sph.reciprocal_field([[0, 0, 10.0]], [[1, 0, 0], [0, 1, 0]], [[0, 0, 100.0]])
     with pytest.raises(PoseError):
         sph.reciprocal_field([[0, 0, 10.0]], [[1, 0, 0]], [[0, 0, 50.0]])
+
+
+def test_builtin_fig8_exact_route_matches_its_dipole_equivalent():
+    """Two independent routes for a real wire coil: exact wire route vs the coils package's dipole equivalent."""
+    from tmsfield.coils import load_coil
+    rng = np.random.default_rng()
+    seed = int(rng.integers(1 << 31))
+    rng = np.random.default_rng(seed)
+    coil = load_coil("fig8_70mm")
+    dip = coil.to_dipoles()
+    sph = SphereModel(85.0)
+    pose = random_pose(rng, 95.0)                              # casing 10 mm above the sphere
+    v = rng.normal(size=(150, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    pts = np.vstack([70.0 * v, np.outer(np.linspace(0, 75, 16), pose.center_mm / 95.0)])
+    e_exact = sph.efield(coil, pts, pose=pose)
+    e_dip = sph.efield(dip, pts, pose=pose)
+    err = np.linalg.norm(e_exact - e_dip) / np.linalg.norm(e_exact)
+    assert err < 2e-3, f"seed {seed}: rel L2 {err:.2e}"
+    small = circle_coil(20.0, 32)
+    np.testing.assert_allclose(sph.efield(small, pts[:5], pose=pose, wire_route="dipoles"),
+                               sph.efield(small.to_dipoles(), pts[:5], pose=pose), rtol=1e-12)
+    with pytest.raises(InputError, match="wire_route"):
+        sph.efield(small, pts[:5], pose=pose, wire_route="magic")
