@@ -363,7 +363,7 @@ def segment_vector_potential(starts_m, ends_m, currents_a, points_m):
     Examples
     --------
     >>> a = segment_vector_potential([[0, 0, -1.0]], [[0, 0, 1.0]], [1.0], [[0.01, 0, 0]])
-    >>> a[0, 2] > 0
+    >>> bool(a[0, 2] > 0)
     True
     """
     return SegmentSources(starts_m, ends_m, currents_a).vector_potential(points_m)
@@ -383,7 +383,7 @@ def segment_magnetic_field(starts_m, ends_m, currents_a, points_m):
     Examples
     --------
     >>> b = segment_magnetic_field([[0, 0, -1.0]], [[0, 0, 1.0]], [1.0], [[0.01, 0, 0]])
-    >>> round(b[0, 1] / 2e-5, 3)    # ≈ μ0 I / (2π d) of an infinite wire
+    >>> round(float(b[0, 1]) / 2e-5, 3)    # ≈ μ0 I / (2π d) of an infinite wire
     1.0
     """
     return SegmentSources(starts_m, ends_m, currents_a).magnetic_field(points_m)

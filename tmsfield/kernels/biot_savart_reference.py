@@ -96,7 +96,7 @@ def segment_magnetic_field_reference(starts_m, ends_m, currents_a, points_m):
     Examples
     --------
     >>> b = segment_magnetic_field_reference([[0, 0, -1.0]], [[0, 0, 1.0]], [1.0], [[0.01, 0, 0]])
-    >>> round(b[0, 1] / (2e-7 / 0.01), 3)   # ≈ infinite straight wire, μ0 I / (2π d)
+    >>> round(float(b[0, 1]) / (2e-7 / 0.01), 3)   # ≈ infinite straight wire, μ0 I / (2π d)
     1.0
     """
     a, b, cur, t, length = _segment_geometry(starts_m, ends_m, currents_a)
