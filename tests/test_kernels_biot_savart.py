@@ -264,3 +264,26 @@ def test_other_bad_arguments():
     with pytest.raises(InputError):
         dipole_magnetic_field(np.zeros((2, 3)), np.ones((3, 3)), [[0, 0, 1.0]])
     assert issubclass(InputError, TmsfieldError) and issubclass(CoilError, ValueError)
+
+
+def test_atanh_series_matches_numpy_on_its_range():
+    from tmsfield.kernels._fast_log import atanh_series2
+
+    seed = _seed()
+    e = np.random.default_rng(seed).uniform(0, 0.1716, 2000)
+    got = np.array([atanh_series2(v) for v in e])
+    np.testing.assert_allclose(got, 2 * np.arctanh(e), rtol=4e-16, atol=1e-300, err_msg=f"seed {seed}")
+
+
+def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switch():
+    """Points at 2.5..4 segment lengths: blocks take the series path or the log path."""
+    seed = _seed()
+    rng = np.random.default_rng(seed)
+    s = np.array([[0.0, 0, 0]])
+    e = np.array([[0.004, 0, 0]])
+    d = rng.uniform(0.010, 0.016, 3000)
+    u = rng.normal(size=(3000, 3))
+    pts = 0.002 * np.array([1, 0, 0]) + d[:, None] * u / np.linalg.norm(u, axis=1)[:, None]
+    got = segment_vector_potential(s, e, [1.0], pts)
+    ref = segment_vector_potential_reference(s, e, [1.0], pts)
+    np.testing.assert_allclose(got, ref, rtol=1e-13, err_msg=f"seed {seed}")

@@ -19,7 +19,10 @@ How the kernels are organised (for speed)
   (one square root per segment and point instead of two).
 * The log uses :func:`tmsfield.kernels._fast_log.fast_log` (vectorisable fdlibm log), since
   libm's log would stop vectorisation (a one-division log-of-ratio variant was measured
-  slower).
+  slower). When a whole block of points is at least 3 segment lengths from a segment (the
+  usual case: head points vs a coil's short segments), ``ln((S+L)/(S−L)) = 2 atanh(L/S)`` is
+  evaluated by the fdlibm series instead (one division, no range reduction; same accuracy),
+  which roughly doubled the A throughput in our measurements.
 """
 
 import math
@@ -29,7 +32,7 @@ from numba import njit, prange
 
 from ..validation import as_points
 from ..errors import InputError
-from ._fast_log import fast_log
+from ._fast_log import atanh_series2, fast_log
 from .biot_savart_reference import MU0_OVER_4PI, _SEG_FLOOR, _DIP_FLOOR_M2
 
 __all__ = [
@@ -62,10 +65,19 @@ def _segments_a(pts, sx, sy, sz, ex, ey, ez, wx, wy, wz, length, chained, out):
         ax = np.zeros(_BLOCK)
         ay = np.zeros(_BLOCK)
         az = np.zeros(_BLOCK)
+        lox = hix = pts[i0, 0]
+        loy = hiy = pts[i0, 1]
+        loz = hiz = pts[i0, 2]
         for j in range(nb):
             qx[j] = pts[i0 + j, 0]
             qy[j] = pts[i0 + j, 1]
             qz[j] = pts[i0 + j, 2]
+            lox = min(lox, qx[j])
+            hix = max(hix, qx[j])
+            loy = min(loy, qy[j])
+            hiy = max(hiy, qy[j])
+            loz = min(loz, qz[j])
+            hiz = max(hiz, qz[j])
         for k in range(m):
             if not chained[k]:
                 cx, cy, cz = sx[k], sy[k], sz[k]
@@ -76,19 +88,39 @@ def _segments_a(pts, sx, sy, sz, ex, ey, ez, wx, wy, wz, length, chained, out):
                     r1[j] = math.sqrt(dx * dx + dy * dy + dz * dz)
             cx, cy, cz = ex[k], ey[k], ez[k]
             lk = length[k]
-            floor = _SEG_FLOOR * lk
             tx, ty, tz = wx[k], wy[k], wz[k]
-            for j in range(nb):
-                dx = qx[j] - cx
-                dy = qy[j] - cy
-                dz = qz[j] - cz
-                r2 = math.sqrt(dx * dx + dy * dy + dz * dz)
-                s = r1[j] + r2
-                lg = fast_log((s + lk) / max(s - lk, floor))
-                ax[j] += tx * lg
-                ay[j] += ty * lg
-                az[j] += tz * lg
-                r1[j] = r2
+            # gap between the block's bounding box and the segment's: if every point of the block
+            # is >= 3 L from the segment, eps = L/(R1+R2) <= 1/6 and ln((S+L)/(S-L)) = 2 atanh(eps)
+            # is the fdlibm series 2 eps + eps R(eps^2) (full double accuracy for eps <= 0.1716):
+            # one division, no range reduction.
+            gx = max(0.0, min(sx[k], cx) - hix, lox - max(sx[k], cx))
+            gy = max(0.0, min(sy[k], cy) - hiy, loy - max(sy[k], cy))
+            gz = max(0.0, min(sz[k], cz) - hiz, loz - max(sz[k], cz))
+            if gx * gx + gy * gy + gz * gz >= 9.0 * lk * lk:
+                for j in range(nb):
+                    dx = qx[j] - cx
+                    dy = qy[j] - cy
+                    dz = qz[j] - cz
+                    r2 = math.sqrt(dx * dx + dy * dy + dz * dz)
+                    eps = lk / (r1[j] + r2)
+                    lg = atanh_series2(eps)
+                    ax[j] += tx * lg
+                    ay[j] += ty * lg
+                    az[j] += tz * lg
+                    r1[j] = r2
+            else:
+                floor = _SEG_FLOOR * lk
+                for j in range(nb):
+                    dx = qx[j] - cx
+                    dy = qy[j] - cy
+                    dz = qz[j] - cz
+                    r2 = math.sqrt(dx * dx + dy * dy + dz * dz)
+                    s = r1[j] + r2
+                    lg = fast_log((s + lk) / max(s - lk, floor))
+                    ax[j] += tx * lg
+                    ay[j] += ty * lg
+                    az[j] += tz * lg
+                    r1[j] = r2
         for j in range(nb):
             out[i0 + j, 0] = ax[j]
             out[i0 + j, 1] = ay[j]
