@@ -17,19 +17,19 @@ __all__ = ["efield_dipoles", "reciprocal_field", "efield_segments"]
 
 
 @nb.njit(cache=True, inline="always")
-def _f_grad(x0, x1, x2, r0, r1, r2):
+def _f_terms(x0, x1, x2, r0, r1, r2, rho):
+    """F and the two coefficients of grad_R F = c1 R - c2 x (rho = |R| precomputed)."""
     a0, a1, a2 = r0 - x0, r1 - x1, r2 - x2
     a = np.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
-    rho = np.sqrt(r0 * r0 + r1 * r1 + r2 * r2)
-    adr = a0 * r0 + a1 * r1 + a2 * r2
+    adr_a = (a0 * r0 + a1 * r1 + a2 * r2) / a
     xdr = x0 * r0 + x1 * r1 + x2 * r2
     F = a * (rho * a + rho * rho - xdr)
-    c1 = a * a / rho + adr / a + 2.0 * a + 2.0 * rho
-    c2 = a + 2.0 * rho + adr / a
-    return F, c1 * r0 - c2 * x0, c1 * r1 - c2 * x1, c1 * r2 - c2 * x2
+    c1 = a * a / rho + adr_a + 2.0 * a + 2.0 * rho
+    c2 = a + 2.0 * rho + adr_a
+    return F, c1, c2
 
 
-@nb.njit(cache=True, parallel=True, fastmath=False)
+@nb.njit(cache=True, parallel=True, fastmath=True)
 def efield_dipoles(x, R, m):
     """E (N,3) at points x (N,3, m) of magnetic dipoles at R (D,3, m), moments m (D,3), per unit dm/dt.
 
@@ -41,6 +41,11 @@ def efield_dipoles(x, R, m):
     """
     n = x.shape[0]
     d = R.shape[0]
+    rho = np.empty(d)
+    m_dot_r = np.empty(d)
+    for k in range(d):
+        rho[k] = np.sqrt(R[k, 0] * R[k, 0] + R[k, 1] * R[k, 1] + R[k, 2] * R[k, 2])
+        m_dot_r[k] = m[k, 0] * R[k, 0] + m[k, 1] * R[k, 1] + m[k, 2] * R[k, 2]
     out = np.zeros((n, 3))
     for i in nb.prange(n):
         x0, x1, x2 = x[i, 0], x[i, 1], x[i, 2]
@@ -50,20 +55,21 @@ def efield_dipoles(x, R, m):
         for k in range(d):
             r0, r1, r2 = R[k, 0], R[k, 1], R[k, 2]
             m0, m1, m2 = m[k, 0], m[k, 1], m[k, 2]
-            F, g0, g1, g2 = _f_grad(x0, x1, x2, r0, r1, r2)
-            mg = m0 * g0 + m1 * g1 + m2 * g2
-            inv_f2 = 1.0 / (F * F)
-            # F (x × m) - (m·∇F)(x × R)
-            e0 += (F * (x1 * m2 - x2 * m1) - mg * (x1 * r2 - x2 * r1)) * inv_f2
-            e1 += (F * (x2 * m0 - x0 * m2) - mg * (x2 * r0 - x0 * r2)) * inv_f2
-            e2 += (F * (x0 * m1 - x1 * m0) - mg * (x0 * r1 - x1 * r0)) * inv_f2
+            F, c1, c2 = _f_terms(x0, x1, x2, r0, r1, r2, rho[k])
+            mg = c1 * m_dot_r[k] - c2 * (m0 * x0 + m1 * x1 + m2 * x2)      # m·∇F
+            inv_f = 1.0 / F
+            g = mg * inv_f * inv_f
+            # [F (x × m) - (m·∇F)(x × R)] / F²
+            e0 += (x1 * m2 - x2 * m1) * inv_f - g * (x1 * r2 - x2 * r1)
+            e1 += (x2 * m0 - x0 * m2) * inv_f - g * (x2 * r0 - x0 * r2)
+            e2 += (x0 * m1 - x1 * m0) * inv_f - g * (x0 * r1 - x1 * r0)
         out[i, 0] = -MU0_OVER_4PI * e0
         out[i, 1] = -MU0_OVER_4PI * e1
         out[i, 2] = -MU0_OVER_4PI * e2
     return out
 
 
-@nb.njit(cache=True, parallel=True, fastmath=False)
+@nb.njit(cache=True, parallel=True, fastmath=True)
 def reciprocal_field(x, w, R):
     """h (M,3) at dipole positions R (M,3, m): sum_j w_j·E(x_j) = sum_i m_i·h(R_i), per unit dm/dt.
 
@@ -75,30 +81,35 @@ def reciprocal_field(x, w, R):
     """
     n = x.shape[0]
     mm = R.shape[0]
+    wx = np.empty((n, 3))                                   # w × x
+    for j in range(n):
+        wx[j, 0] = w[j, 1] * x[j, 2] - w[j, 2] * x[j, 1]
+        wx[j, 1] = w[j, 2] * x[j, 0] - w[j, 0] * x[j, 2]
+        wx[j, 2] = w[j, 0] * x[j, 1] - w[j, 1] * x[j, 0]
     out = np.zeros((mm, 3))
     for k in nb.prange(mm):
         r0, r1, r2 = R[k, 0], R[k, 1], R[k, 2]
+        rho = np.sqrt(r0 * r0 + r1 * r1 + r2 * r2)
         h0 = 0.0
         h1 = 0.0
         h2 = 0.0
         for j in range(n):
             x0, x1, x2 = x[j, 0], x[j, 1], x[j, 2]
-            w0, w1, w2 = w[j, 0], w[j, 1], w[j, 2]
-            F, g0, g1, g2 = _f_grad(x0, x1, x2, r0, r1, r2)
-            # w·(x × R)
-            wxr = w0 * (x1 * r2 - x2 * r1) + w1 * (x2 * r0 - x0 * r2) + w2 * (x0 * r1 - x1 * r0)
-            inv_f2 = 1.0 / (F * F)
-            # F (w × x) - (w·(x × R)) ∇F
-            h0 += (F * (w1 * x2 - w2 * x1) - wxr * g0) * inv_f2
-            h1 += (F * (w2 * x0 - w0 * x2) - wxr * g1) * inv_f2
-            h2 += (F * (w0 * x1 - w1 * x0) - wxr * g2) * inv_f2
+            F, c1, c2 = _f_terms(x0, x1, x2, r0, r1, r2, rho)
+            wxr = wx[j, 0] * r0 + wx[j, 1] * r1 + wx[j, 2] * r2     # w·(x × R) = (w × x)·R
+            inv_f = 1.0 / F
+            g = wxr * inv_f * inv_f
+            # [F (w × x) - (w·(x × R)) ∇F] / F²,  ∇F = c1 R - c2 x
+            h0 += wx[j, 0] * inv_f - g * (c1 * r0 - c2 * x0)
+            h1 += wx[j, 1] * inv_f - g * (c1 * r1 - c2 * x1)
+            h2 += wx[j, 2] * inv_f - g * (c1 * r2 - c2 * x2)
         out[k, 0] = -MU0_OVER_4PI * h0
         out[k, 1] = -MU0_OVER_4PI * h1
         out[k, 2] = -MU0_OVER_4PI * h2
     return out
 
 
-@nb.njit(cache=True, parallel=True, fastmath=False)
+@nb.njit(cache=True, parallel=True, fastmath=True)
 def efield_segments(x, a, b, current, nodes, weights):
     """E (N,3) at x (N,3, m) inside the sphere of straight wire segments a->b (M,3, m), per unit dI/dt.
 
