@@ -183,3 +183,20 @@ def test_not_a_surface():
         check_surface(np.zeros((3, 3)))
     with pytest.raises(MeshError, match="at least one surface"):
         check_nested([])
+
+
+def test_crossing_without_vertices_outside():
+    """An inward spike of the outer surface pierces a large inner face: no inner vertex sticks out."""
+    seed, rng = _seeded()
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    inner = icosphere(60.0, 0, name="brain")
+    inner = Surface(inner.vertices @ q.T, inner.triangles, name="brain")
+    outer = icosphere(90.0, 3, name="skull")
+    face_dir = inner.centroids[0] / np.linalg.norm(inner.centroids[0])
+    v = outer.vertices.copy()
+    k = int(np.argmax(v @ face_dir))
+    v[k] *= 40.0 / 90.0                                 # spike down to 40 mm, through the face at ~48 mm
+    outer = Surface(v, outer.triangles, name="skull")
+    assert np.all(winding_number(outer, inner.vertices) > 0.5), f"seed {seed}"
+    with pytest.raises(MeshError, match="'skull' and 'brain' cross"):
+        check_nested([outer, inner])
