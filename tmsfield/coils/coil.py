@@ -209,7 +209,7 @@ class Coil:
     def has_dipoles(self):
         return self.n_dipoles > 0
 
-    def to_dipoles(self, max_patch_mm=3.0, window=32):
+    def to_dipoles(self, max_patch_mm=2.0, merge_mm=4.0, window=32):
         """Equivalent dipole coil; see :func:`tmsfield.coils.dipole_equivalent`.
 
         The result is not cached: keep the returned :class:`Coil` if you need it again.
@@ -222,7 +222,7 @@ class Coil:
         """
         from .dipole_equivalent import dipole_equivalent
 
-        return dipole_equivalent(self, max_patch_mm=max_patch_mm, window=window)
+        return dipole_equivalent(self, max_patch_mm=max_patch_mm, merge_mm=merge_mm, window=window)
 
     def __repr__(self):
         return (f"Coil(name={self.name!r}, segments={self.n_segments}, dipoles={self.n_dipoles}, "

@@ -14,10 +14,17 @@ vanish except where it jumps) and C the centroid of the fan points. The interior
 fields *is* the wire field; the only approximation is replacing each small patch by one
 dipole at its area centroid. Triangles are cut into strips and patches no larger than
 ``max_patch_mm``; the error of a patch of size h seen from distance d is of order
-(h/d)²/12 relative to that patch's own field, i.e. well below 1 % at d ≥ 15 mm for the default
-h = 3 mm (tested: each built-in coil's dipole equivalent matches its wire field to 1 % of the
-peak at 15 mm and beyond from the casing; measured ≈ 0.2-0.5 % for B and ≈ 0.1 % for A with
-10-25 thousand dipoles per built-in coil; ``max_patch_mm=2`` gives < 0.1 % with ~2x more).
+(h/d)²/12 relative to that patch's own field (tested: each built-in coil's dipole equivalent
+matches its wire field to 1 % of the peak at 15 mm and beyond from the casing).
+
+Merging (``merge_mm``): the patches overlap heavily (every turn of a spiral covers the centre
+again), so patches whose moments point in exactly the same direction and fall in the same
+cubic cell of edge ``merge_mm`` are replaced by one dipole carrying their summed moment at
+their moment-weighted centroid. About that point the group's first moment vanishes, so the
+error stays second order, ~(g/d)². Measured against the wire field at 15-80 mm from the
+casing (defaults h = 2 mm, g = 4 mm): fig8_70mm 2,305 dipoles, max error 0.3 % (B) / 0.15 %
+(A) of the peak; round_90mm ~2,000 dipoles, 0.3 % / 0.2 %; butterfly_b65 ~3,600 dipoles,
+0.2 % / 0.1 %. Without merging: 30-50 thousand dipoles, ≤ 0.1 %.
 
 Wire networks that are not stored as closed polylines fall back to a single fan point (the
 centroid of all segments), which is exact by Kirchhoff's law but needs more dipoles.
@@ -79,7 +86,23 @@ def _patches(a, b, c, current, h):
     return np.vstack(pos), np.vstack(mom)
 
 
-def dipole_equivalent(coil, max_patch_mm=3.0, window=32):
+def _merge_parallel(pos, mom, g):
+    """Sum dipoles with identical moment direction inside each g-mm cell (moment-weighted centroid)."""
+    a = np.linalg.norm(mom, axis=1)
+    ok = a > 0
+    pos, mom, a = pos[ok], mom[ok], a[ok]
+    direction = np.round(mom / a[:, None] * 1e6).astype(np.int64)
+    key = np.hstack([np.floor(pos / g).astype(np.int64), direction])
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    nc = int(inv.max()) + 1
+    w = np.bincount(inv, a, nc)
+    centre = np.column_stack([np.bincount(inv, a * pos[:, k], nc) for k in range(3)]) / w[:, None]
+    moment = np.column_stack([np.bincount(inv, mom[:, k], nc) for k in range(3)])
+    return centre, moment
+
+
+def dipole_equivalent(coil, max_patch_mm=2.0, merge_mm=4.0, window=32):
     """Equivalent magnetic-dipole coil of a wire coil (see the module docstring).
 
     Parameters
@@ -88,6 +111,9 @@ def dipole_equivalent(coil, max_patch_mm=3.0, window=32):
         A coil with wire segments (dipoles it already has are kept).
     max_patch_mm : float
         Largest patch edge (mm). Smaller = more dipoles and a more accurate near field.
+    merge_mm : float or None
+        Cell size (mm) for merging parallel patches (see the module docstring); ``None`` or 0
+        keeps every patch.
     window : int
         Half-width (vertices) of the moving centroid that gives each segment's fan point;
         32 = half a turn of the built-in spirals. Affects the dipole count, not exactness.
@@ -106,6 +132,8 @@ def dipole_equivalent(coil, max_patch_mm=3.0, window=32):
     >>> d = dipole_equivalent(loop)
     >>> round(float(d.dipole_moments[:, 2].sum()) / (np.pi * 0.02 ** 2), 2)   # ≈ I·area (polygon)
     0.99
+    >>> d.n_dipoles < 200
+    True
     """
     if not coil.has_wires:
         raise CoilError(f"coil {coil.name!r} has no wire segments to convert")
@@ -142,10 +170,16 @@ def dipole_equivalent(coil, max_patch_mm=3.0, window=32):
         p, m = _patches(a, b, c, cur, h)
         pos.append(p)
         mom.append(m * 1e-6)                        # mm² -> m²: moment in A·m² per A
+    pos, mom = np.vstack(pos), np.vstack(mom)
+    if merge_mm:
+        g = float(merge_mm)
+        if not np.isfinite(g) or g <= 0:
+            raise CoilError(f"merge_mm must be positive or None; got {merge_mm!r}")
+        pos, mom = _merge_parallel(pos, mom, g)
     if coil.has_dipoles:
-        pos.append(coil.dipole_positions_mm)
-        mom.append(coil.dipole_moments)
-    return Coil.from_dipoles(np.vstack(pos), np.vstack(mom), name=f"{coil.name}_dipoles",
+        pos = np.vstack([pos, coil.dipole_positions_mm])
+        mom = np.vstack([mom, coil.dipole_moments])
+    return Coil.from_dipoles(pos, mom, name=f"{coil.name}_dipoles",
                              handle_direction=coil.handle_direction, casing_outline_mm=coil.casing_outline_mm,
                              max_didt_a_per_us=coil.max_didt_a_per_us, metadata=dict(coil.metadata),
                              description=f"Dipole equivalent (patches <= {h} mm) of: {coil.description}")
