@@ -47,10 +47,16 @@ def _f_and_grad(x, R):
 
 
 def efield_dipoles_reference(x, R, m, chunk=2048):
-    """E (N,3) at points x (N,3, m) of dipoles at R (D,3, m) with moments m (D,3), per unit dm/dt."""
-    x = np.asarray(x, float)
-    R = np.asarray(R, float)
-    m = np.asarray(m, float)
+    """E (N,3) at points x (N,3, m) of dipoles at R (D,3, m) with moments m (D,3), per unit dm/dt.
+
+    Examples
+    --------
+    >>> efield_dipoles_reference([[0, 0.02, 0]], [[0, 0, 0.1]], [[1.0, 0, 0]]).shape
+    (1, 3)
+    """
+    x = np.atleast_2d(np.asarray(x, float))
+    R = np.atleast_2d(np.asarray(R, float))
+    m = np.atleast_2d(np.asarray(m, float))
     out = np.zeros_like(x)
     for s in range(0, x.shape[0], chunk):
         xs = x[s:s + chunk, None, :]
@@ -63,10 +69,16 @@ def efield_dipoles_reference(x, R, m, chunk=2048):
 
 
 def reciprocal_field_reference(x, w, R, chunk=2048):
-    """h (M,3) at dipole positions R (M,3, m) such that sum_j w_j·E(x_j) = sum_i m_i·h(R_i), per unit dm/dt."""
-    x = np.asarray(x, float)
-    w = np.asarray(w, float)
-    R = np.asarray(R, float)
+    """h (M,3) at dipole positions R (M,3, m) such that sum_j w_j·E(x_j) = sum_i m_i·h(R_i), per unit dm/dt.
+
+    Examples
+    --------
+    >>> reciprocal_field_reference([[0, 0.02, 0]], [[0, 0, 1.0]], [[0, 0, 0.1]]).shape
+    (1, 3)
+    """
+    x = np.atleast_2d(np.asarray(x, float))
+    w = np.atleast_2d(np.asarray(w, float))
+    R = np.atleast_2d(np.asarray(R, float))
     out = np.zeros_like(R)
     wx = np.cross(w, x)                                  # (N,3) w × x
     for s in range(0, R.shape[0], chunk):
@@ -79,7 +91,15 @@ def reciprocal_field_reference(x, w, R, chunk=2048):
 
 
 def segment_bfield_reference(p, a, b, current):
-    """Free-space B (N,3) at p (N,3, m) of straight segments a->b (M,3, m) with currents (M,) A."""
+    """Free-space B (N,3) at p (N,3, m) of straight segments a->b (M,3, m) with currents (M,) A.
+
+    Examples
+    --------
+    >>> b = segment_bfield_reference(np.array([[0, 0.01, 0]]), np.array([[-1.0, 0, 0]]), np.array([[1.0, 0, 0]]),
+    ...                              np.ones(1))
+    >>> round(float(b[0, 2] * 1e5), 3)          # ≈ mu0 I / (2 pi d) = 2e-5 T, +z
+    2.0
+    """
     u = a[None] - p[:, None]
     v = b[None] - p[:, None]
     nu = np.linalg.norm(u, axis=-1)
@@ -93,6 +113,13 @@ def efield_segments_reference(x, a, b, current, nodes, weights):
     """E (N,3) at x (N,3, m) inside the sphere from wire segments, per unit dI/dt.
 
     ``nodes``, ``weights``: Gauss–Legendre rule on [0, 1] for λ.
+
+    Examples
+    --------
+    >>> t, w = np.polynomial.legendre.leggauss(8)
+    >>> efield_segments_reference(np.array([[0, 0, 0.05]]), np.array([[-0.1, 0, 0.1]]), np.array([[0.1, 0, 0.1]]),
+    ...                           np.ones(1), (t + 1) / 2, w / 2).shape
+    (1, 3)
     """
     x = np.asarray(x, float)
     acc = np.zeros_like(x)
