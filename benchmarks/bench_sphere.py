@@ -73,7 +73,7 @@ def test_sphere_efield_wire_coil_exact(benchmark):
 
 def test_sphere_reciprocal_field(benchmark, dipole_coil):
     sph = SphereModel(85.0)
-    pts = icosphere(70.0, 5).vertices[:20_000]
+    pts = icosphere(70.0, 6).vertices[:20_000]
     w = np.random.default_rng(1).normal(size=pts.shape)
     ev = POSE.transform_points(dipole_coil.dipole_positions_mm)
     _run(benchmark, lambda: sph.reciprocal_field(pts, w, ev), pts.shape[0] * ev.shape[0], 3)
