@@ -191,7 +191,7 @@ class ScalpGeometry:
                 u = np.einsum("rtk,tk->rt", pvec, tvec) * inv
                 vv = np.einsum("rk,tk->rt", dd, qvec) * inv
                 dist = np.einsum("tk,tk->t", e2, qvec)[None, :] * inv
-            ok = (np.abs(det) > 1e-14) & (u >= -1e-9) & (vv >= -1e-9) & (u + vv <= 1 + 1e-9) & (dist > 0)
+                ok = (np.abs(det) > 1e-14) & (u >= -1e-9) & (vv >= -1e-9) & (u + vv <= 1 + 1e-9) & (dist > 0)
             dist = np.where(ok, dist, -np.inf)
             best[s:s + chunk] = dist.max(axis=1)
         if not np.all(np.isfinite(best)):
@@ -199,7 +199,7 @@ class ScalpGeometry:
                               "centre between the ear landmarks; check the landmarks and the scalp surface")
         return o + d * best[:, None]
 
-    def arc(self, p_from, p_to, n=200, via=None):
+    def arc(self, p_from, p_to, n=200, via=None, origin=None):
         """Scalp path from ``p_from`` to ``p_to``: rays from the centre swept in the plane of the two.
 
         Parameters
@@ -209,6 +209,9 @@ class ScalpGeometry:
             Number of samples.
         via : array_like (3,), optional
             A point the sweep must pass (for arcs over ~180°, e.g. nasion → vertex → inion).
+        origin : array_like (3,), optional
+            Origin of the rays (default: the head centre). With ``via``, the sweep stays in the plane of
+            ``p_from``, ``via`` and ``p_to`` when ``origin`` lies in that plane.
 
         Returns
         -------
@@ -223,10 +226,10 @@ class ScalpGeometry:
         >>> bool(abs(s[-1] - np.pi / 2 * 90) < 1.0)
         True
         """
-        c = self.centre
+        c = self.centre if origin is None else np.asarray(origin, float).reshape(3)
         if via is not None:
-            p1, s1 = self.arc(p_from, via, n=max(2, n // 2))
-            p2, s2 = self.arc(via, p_to, n=max(2, n - n // 2 + 1))
+            p1, s1 = self.arc(p_from, via, n=max(2, n // 2), origin=c)
+            p2, s2 = self.arc(via, p_to, n=max(2, n - n // 2 + 1), origin=c)
             return np.vstack([p1, p2[1:]]), np.concatenate([s1, s1[-1] + s2[1:]])
         a = np.asarray(p_from, float) - c
         b = np.asarray(p_to, float) - c
@@ -241,6 +244,13 @@ class ScalpGeometry:
         pts = self.ray_points(c, dirs)
         seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
         return pts, np.concatenate([[0.0], np.cumsum(seg)])
+
+    def plane_origin(self, a, b, c):
+        """Projection of the head centre onto the plane through points a, b, c (ray origin for in-plane arcs)."""
+        a, b, c = (np.asarray(x, float) for x in (a, b, c))
+        n = np.cross(b - a, c - a)
+        n /= np.linalg.norm(n)
+        return self.centre - ((self.centre - a) @ n) * n
 
     @staticmethod
     def point_at_length(points, cumlen, length):

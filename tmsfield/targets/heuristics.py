@@ -113,7 +113,7 @@ def head_measurements(geometry, n=240):
     lm = geometry.landmarks
     if not lm:
         raise InputError("the head has no landmarks (nasion, inion, lpa, rpa); Beam F3 needs them")
-    right, ant, up, _ = geometry.axes
+    right, ant, up = geometry.axes
     c = geometry.centre
     top = geometry.ray_points(c, up[None])[0]
     nas, ini = np.asarray(lm["nasion"], float), np.asarray(lm["inion"], float)
@@ -127,8 +127,8 @@ def head_measurements(geometry, n=240):
     tt = scor[-1]
     t7 = geometry.point_at_length(cor, scor, 0.1 * tt)
     t8 = geometry.point_at_length(cor, scor, 0.9 * tt)
-    left, sleft = geometry.arc(fpz, oz, n=n, via=t7)
-    right_half, sright = geometry.arc(oz, fpz, n=n, via=t8)
+    left, sleft = geometry.arc(fpz, oz, n=n, via=t7, origin=geometry.plane_origin(fpz, t7, oz))
+    right_half, sright = geometry.arc(oz, fpz, n=n, via=t8, origin=geometry.plane_origin(fpz, t8, oz))
     return HeadMeasurements(float(ni), float(tt), float(sleft[-1] + sright[-1]), cz, fpz, oz, t7, t8,
                             (left, sleft))
 

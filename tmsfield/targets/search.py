@@ -211,6 +211,8 @@ def build_adjoint_grid(model, roi, quantity, geometry, frame_origin, frame, boun
     nodes = origin + g @ frame.T
     height = geometry.signed_height(nodes)
     use = height > min_height_mm
+    if hasattr(model, "radius_mm") and hasattr(model, "center_mm"):  # analytic sphere: sources must be outside
+        use &= np.linalg.norm(nodes - np.asarray(model.center_mm, float), axis=1) > float(model.radius_mm) * (1 + 1e-9)
     weights = _functional_weights(roi, quantity, direction)
     vals = np.full((nodes.shape[0], 3 * len(weights)), np.nan)
     for f, w in enumerate(weights):
@@ -328,7 +330,7 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
                      search_radius_mm=20.0, gap_mm=4.0, coarse_step_mm=2.0, coarse_angle_deg=5.0,
                      fine_step_mm=0.5, fine_angle_deg=1.0, n_refine=5, n_full=12, n_verify=4,
                      grid_spacing_mm=2.5, ranking_cell_mm=7.0, max_lift_mm=6.0, normal_radius_mm=10.0,
-                     ranking_interpolation="trilinear", geometry=None, roi=None):
+                     ranking_interpolation="trilinear", geometry=None, roi=None, dipole_coil=None):
     """Find the coil position and orientation maximising the target quantity.
 
     Parameters
@@ -358,6 +360,8 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
         Cell size for the reduced ranking dipole set (0 = rank with the full set).
     ranking_interpolation : {"trilinear", "tricubic"}
         Interpolation of the coarse/refine ranking stages (the full-coil re-ranking is always tricubic).
+    dipole_coil : Coil, optional
+        Precomputed dipole equivalent of ``coil`` (wire coils are converted otherwise).
     max_lift_mm : float
         Head-room included in the grid for raising the coil when its casing would cut the scalp.
 
@@ -377,7 +381,7 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
     target = np.asarray(target_mm, float).reshape(3)
     roi = roi or target_roi(head.cortex, target, roi_radius_mm)
     _functional_weights(roi, quantity, direction)  # validate early
-    pos_full, mom_full = coil_dipoles(coil)
+    pos_full, mom_full = coil_dipoles(dipole_coil if dipole_coil is not None else coil)
     if ranking_cell_mm and ranking_cell_mm > 0:
         pos_rank, mom_rank = reduce_dipoles(pos_full, mom_full, ranking_cell_mm)
     else:

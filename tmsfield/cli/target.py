@@ -1,0 +1,104 @@
+"""``tmsfield target``: coil position, orientation and dose for one head and one left-DLPFC target."""
+
+__all__ = ["register", "add_job_arguments", "job_from_args"]
+
+
+def add_job_arguments(p, defaults=True):
+    """Options shared by ``target`` and ``batch`` (settings of a :class:`tmsfield.targets.run.TargetJob`)."""
+    p.add_argument("--method", default="optimised", choices=["optimised", "eeg_f3", "beam_f3", "rule_5p5cm"],
+                   help="optimised placement search (default) or a clinical scalp heuristic")
+    p.add_argument("--quantity", default="magnitude", choices=["magnitude", "normal"],
+                   help="maximise mean |E| over the ROI (default) or its inward normal component")
+    p.add_argument("--roi-radius", type=float, default=5.0, metavar="MM", help="ROI sphere radius (mm, default 5)")
+    p.add_argument("--search-radius", type=float, default=20.0, metavar="MM",
+                   help="positions searched within this distance of the target's scalp point (mm, default 20)")
+    p.add_argument("--gap", type=float, default=4.0, metavar="MM", help="scalp-to-casing gap for hair (mm, default 4)")
+    p.add_argument("--handle-angle", type=float, default=45.0, metavar="DEG",
+                   help="handle angle for the heuristics: degrees from the posterior midline, positive laterally "
+                        "(default 45)")
+    p.add_argument("--percent-output", type=float, default=None, metavar="PCT",
+                   help="stimulator output (%% of maximum) to convert into a field at the target")
+    p.add_argument("--requested-field", type=float, default=None, metavar="V_PER_M",
+                   help="field wanted at the target (V/m); reports the %% output needed")
+    p.add_argument("--stimulator", default=None, help="named stimulator for dI/dt at 100 %% output")
+    p.add_argument("--max-didt", type=float, default=None, metavar="A_PER_US",
+                   help="dI/dt at 100 %% output (A/us); default: the coil's own value")
+    p.add_argument("--model", default="bem", choices=["bem", "sphere"],
+                   help="E-field model: the head's BEM (default) or a sphere fitted to the scalp (fast check)")
+    p.add_argument("--no-heuristics", action="store_true", help="skip evaluating the scalp heuristics")
+    p.add_argument("--landmarks", default=None, metavar="JSON",
+                   help="JSON {nasion, inion, lpa, rpa: [x, y, z] mm} for heads loaded without landmarks")
+
+
+def job_from_args(args, **over):
+    """Build a TargetJob from parsed arguments (``over`` replaces fields)."""
+    from ..targets.run import TargetJob
+    kw = dict(method=args.method, quantity=args.quantity, roi_radius_mm=args.roi_radius,
+              search_radius_mm=args.search_radius, gap_mm=args.gap, handle_angle_deg=args.handle_angle,
+              percent_output=args.percent_output, requested_v_per_m=args.requested_field,
+              stimulator=args.stimulator, max_didt_a_per_us=args.max_didt, model=args.model,
+              heuristics=not args.no_heuristics, landmarks=args.landmarks)
+    kw.update(over)
+    return TargetJob(**kw)
+
+
+def _summary(res, path):
+    t = res["target"]
+    d = res["dose"]
+    p = res["position_mm"]
+    lines = [
+        f"target   {t['name']}  subject ({', '.join(f'{v:.1f}' for v in t['subject_mm'])}) mm"
+        + (f"  MNI ({', '.join(f'{v:.0f}' for v in t['mni_mm'])})" if t.get("mni_mm") else ""),
+        f"method   {res['method']}   head {res['head']['name']}   coil {res['coil']['name']}",
+        f"coil     centre ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm, handle {res['handle_angle_deg']:.0f} deg from "
+        f"the posterior midline (positive = lateral), gap {res['gap_mm']:.1f} mm",
+        f"E-field  {res['efield_at_target_v_per_m_per_a_per_us']:.3f} V/m per A/us at the target ({t['quantity']}, "
+        f"ROI {t['roi_radius_mm']:g} mm)",
+    ]
+    for name, h in (res.get("heuristics") or {}).items():
+        if "efield_at_target_v_per_m_per_a_per_us" in h:
+            lines.append(f"  {name:10s} {h['efield_at_target_v_per_m_per_a_per_us']:.3f} V/m per A/us")
+    if d.get("efield_at_target_v_per_m") is not None:
+        lines.append(f"dose     {d['percent_output']:g} % output -> {d['efield_at_target_v_per_m']:.1f} V/m at the target")
+    if d.get("percent_output_needed") is not None:
+        lines.append(f"dose     {d['requested_v_per_m']:g} V/m needs {d['percent_output_needed']:.1f} % output")
+    for w in d.get("warnings", []):
+        lines.append(f"WARNING  {w}")
+    lines.append(f"written  {path}")
+    return "\n".join(lines)
+
+
+def _run(args):
+    from pathlib import Path
+
+    from ..targets.results import write_result
+    from ..targets.run import SetupCache, run_target
+    from ..errors import InputError
+    if args.target is not None and (args.mni is not None or args.subject is not None):
+        raise InputError("give only one of --target, --mni and --subject")
+    job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
+                        subject=args.subject)
+    res = run_target(job, SetupCache())
+    out = Path(args.out) if args.out else Path("tmsfield-results") / f"{job.label}.json"
+    write_result(out, res)
+    print(_summary(res, out))
+    return 0
+
+
+def register(subparsers):
+    """Add the ``target`` subcommand."""
+    p = subparsers.add_parser(
+        "target", help="coil position/orientation and dose for one head and one DLPFC target",
+        description="Where to put the coil, how to turn it and what output gives the intended field. Defaults: "
+                    "template head mni152, coil fig8_70mm, target fox2012_sgacc; writes "
+                    "tmsfield-results/<target>.json.")
+    p.add_argument("--head", default="mni152", help="template name or head file/folder (default mni152)")
+    p.add_argument("--coil", default="fig8_70mm", help="coil name or .ccd/.tcd file (default fig8_70mm)")
+    g = p.add_argument_group("target (one of)")
+    g.add_argument("--target", default=None, metavar="NAME", help="named target (default fox2012_sgacc)")
+    g.add_argument("--mni", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"), help="MNI target (mm)")
+    g.add_argument("--subject", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
+                   help="target in the head's own coordinates (mm)")
+    add_job_arguments(p)
+    p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,356 @@
+"""The main job: one head, one coil, one target → where to put the coil, how to turn it, what dose.
+
+:func:`run_target` returns a result dict in the ``tmsfield-placement/1`` schema; :class:`SetupCache` keeps
+loaded heads, coils and solvers so that many targets on one head do not re-load or re-solve.
+"""
+
+import datetime as _dt
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InputError, TargetError
+
+__all__ = ["TargetJob", "SetupCache", "run_target", "METHODS", "MODELS"]
+
+METHODS = ("optimised", "eeg_f3", "beam_f3", "rule_5p5cm")
+MODELS = ("bem", "sphere")
+
+
+def _triple(v, name):
+    if v is None:
+        return None
+    try:
+        t = tuple(float(x) for x in v)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be three numbers (x y z in mm); got {v!r}") from None
+    if len(t) != 3 or not all(np.isfinite(t)):
+        raise InputError(f"{name} must be three finite numbers (x y z in mm); got {v!r}")
+    return t
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    """All settings of one targeting run (everything that changes the answer).
+
+    Examples
+    --------
+    >>> TargetJob().label
+    'fox2012_sgacc'
+    >>> TargetJob(mni=(-40, 40, 30)).label
+    'mni_-40_40_30'
+    """
+
+    head: str = "mni152"
+    coil: str = "fig8_70mm"
+    target: str = None
+    mni: tuple = None
+    subject: tuple = None
+    method: str = "optimised"
+    quantity: str = "magnitude"
+    roi_radius_mm: float = 5.0
+    search_radius_mm: float = 20.0
+    gap_mm: float = 4.0
+    handle_angle_deg: float = 45.0
+    percent_output: float = None
+    requested_v_per_m: float = None
+    stimulator: str = None
+    max_didt_a_per_us: float = None
+    model: str = "bem"
+    heuristics: bool = True
+    beam_measurements_cm: tuple = None   # (nasion-inion, tragus-tragus, circumference)
+    hotspot_mm: tuple = None
+    landmarks: str = None                # JSON file {nasion, inion, lpa, rpa} for heads without landmarks
+
+    def __post_init__(self):
+        object.__setattr__(self, "mni", _triple(self.mni, "mni"))
+        object.__setattr__(self, "subject", _triple(self.subject, "subject"))
+        object.__setattr__(self, "hotspot_mm", _triple(self.hotspot_mm, "hotspot_mm"))
+        if sum(x is not None for x in (self.target, self.mni, self.subject)) > 1:
+            raise InputError("give only one of a target name, --mni or --subject")
+        if self.method not in METHODS:
+            raise InputError(f"method must be one of {METHODS}; got {self.method!r}")
+        if self.model not in MODELS:
+            raise InputError(f"model must be one of {MODELS}; got {self.model!r}")
+        if self.quantity not in ("magnitude", "normal"):
+            raise InputError(f"quantity must be 'magnitude' or 'normal'; got {self.quantity!r}")
+        if self.target is not None:
+            from .table import get_target
+            object.__setattr__(self, "target", get_target(self.target).name)
+        for k in ("roi_radius_mm", "search_radius_mm", "gap_mm"):
+            v = float(getattr(self, k))
+            if not np.isfinite(v) or v < 0:
+                raise InputError(f"{k} must be >= 0; got {getattr(self, k)!r}")
+            object.__setattr__(self, k, v)
+        if self.beam_measurements_cm is not None:
+            b = tuple(float(x) for x in self.beam_measurements_cm)
+            if len(b) != 3:
+                raise InputError("beam measurements need nasion-inion, tragus-tragus and circumference (cm)")
+            object.__setattr__(self, "beam_measurements_cm", b)
+
+    @property
+    def label(self):
+        """File-name-safe target label: the target name, or ``mni_x_y_z`` / ``subject_x_y_z``."""
+        if self.mni is not None:
+            return "mni_" + "_".join(f"{v:g}" for v in self.mni)
+        if self.subject is not None:
+            return "subject_" + "_".join(f"{v:g}" for v in self.subject)
+        from .table import DEFAULT_TARGET
+        return self.target or DEFAULT_TARGET
+
+    def settings(self):
+        """JSON-able dict of every setting (used to decide whether a stored result is still valid)."""
+        d = asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def _fit_sphere(points):
+    """Least-squares sphere (centre, radius) through points (mm)."""
+    a = np.column_stack([2 * points, np.ones(len(points))])
+    b = (points ** 2).sum(axis=1)
+    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+    c = sol[:3]
+    return c, float(np.sqrt(sol[3] + c @ c))
+
+
+class _LocalSphere:
+    """Analytic sphere fitted to the scalp around a point, exposing the solver interface (fast approximation)."""
+
+    def __init__(self, head, near_point, radius_mm=60.0):
+        from ..solver import SphereModel
+        v = np.asarray(head.scalp.vertices, float)
+        sel = v[np.linalg.norm(v - near_point, axis=1) < radius_mm]
+        c, _ = _fit_sphere(sel if len(sel) >= 10 else v)
+        r = float(np.min(np.linalg.norm(sel - c, axis=1))) - 0.5 if len(sel) else 80.0
+        cortex = np.asarray(head.cortex.vertices, float)
+        self.model = SphereModel(r, tuple(c))
+        self.radius_mm, self.center_mm = r, tuple(c)
+        self.inside = np.linalg.norm(cortex - c, axis=1) < r
+
+    def reciprocal_field(self, points, weights, eval_points):
+        return self.model.reciprocal_field(points, weights, eval_points)
+
+    def efield(self, coil, points, pose=None, didt=1.0):
+        p = np.asarray(points, float)
+        out = np.full(p.shape, np.nan)
+        ok = np.linalg.norm(p - np.asarray(self.center_mm), axis=1) < self.radius_mm
+        if ok.any():
+            out[ok] = self.model.efield(coil, p[ok], pose, didt)
+        return out
+
+
+def _read_landmarks(path):
+    import json
+    from pathlib import Path
+    from ..errors import HeadFileError
+    p = Path(path)
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HeadFileError(f"landmarks file {p}: cannot read it as JSON ({exc})") from None
+    need = ("nasion", "inion", "lpa", "rpa")
+    if not isinstance(d, dict) or any(k not in d for k in need):
+        raise HeadFileError(f"landmarks file {p} must hold a JSON object with {need} -> [x, y, z] in mm")
+    return {k: np.asarray(d[k], float).reshape(3) for k in need}
+
+
+class SetupCache:
+    """Per-process cache of heads, coils (and their dipole equivalents) and solvers, keyed by source.
+
+    Examples
+    --------
+    >>> cache = SetupCache()
+    >>> cache.coil("fig8_70mm").name      # doctest: +SKIP
+    'fig8_70mm'
+    """
+
+    def __init__(self, max_heads=2):
+        self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
+        self.max_heads = int(max_heads)
+
+    def head(self, source, landmarks=None):
+        key = source if landmarks is None else (source, str(landmarks))
+        if key not in self._heads:
+            from ..head import load_head
+            if len(self._heads) >= self.max_heads:  # keep memory bounded: drop the oldest head and its solver
+                old = next(iter(self._heads))
+                self._heads.pop(old)
+                for k in [k for k in self._solvers if k[0] == old]:
+                    self._solvers.pop(k)
+                self._geo.pop(old, None)
+            lm = None
+            if landmarks is not None:
+                lm = _read_landmarks(landmarks)
+            self._heads[key] = load_head(source, landmarks=lm) if lm is not None else load_head(source)
+        return self._heads[key]
+
+    def geometry(self, source, landmarks=None):
+        key = source if landmarks is None else (source, str(landmarks))
+        if key not in self._geo:
+            from .geometry import ScalpGeometry
+            h = self.head(source, landmarks)
+            self._geo[key] = ScalpGeometry(h.scalp, dict(h.landmarks or {}))
+        return self._geo[key]
+
+    def coil(self, source):
+        if source not in self._coils:
+            from ..coils import load_coil
+            self._coils[source] = load_coil(source)
+        return self._coils[source]
+
+    def dipole_coil(self, source):
+        if source not in self._dip:
+            c = self.coil(source)
+            if c.n_dipoles and not c.n_segments:
+                self._dip[source] = c
+            else:
+                from ..coils import dipole_equivalent
+                self._dip[source] = dipole_equivalent(c)
+        return self._dip[source]
+
+    def solver(self, source, kind="bem", near_point=None, landmarks=None):
+        hk = source if landmarks is None else (source, str(landmarks))
+        key = (hk, kind) if kind == "bem" else (hk, kind, tuple(np.round(near_point, 0)))
+        if key not in self._solvers:
+            head = self.head(source, landmarks)
+            if kind == "bem":
+                from ..solver.bem import EFieldSolver
+                self._solvers[key] = EFieldSolver(head)
+            else:
+                self._solvers[key] = _LocalSphere(head, np.asarray(near_point, float))
+        return self._solvers[key]
+
+
+def _peak(model, coil, dip, head, pose):
+    if hasattr(model, "efield_on_cortex"):
+        e = np.asarray(model.efield_on_cortex(coil, pose, 1.0))
+    else:
+        e = np.asarray(model.efield(dip, head.cortex.vertices, pose, 1.0))
+    mag = np.linalg.norm(e, axis=1)
+    mag = mag[np.isfinite(mag)]
+    return float(np.percentile(mag, 99.9)) if mag.size else None
+
+
+def run_target(job, cache=None):
+    """Run one targeting job and return the result dict (schema ``tmsfield-placement/1``).
+
+    Parameters
+    ----------
+    job : TargetJob
+    cache : SetupCache, optional
+        Re-use loaded heads/coils/solvers between calls.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TmsfieldError
+        Bad head/coil/target (clear message). A requested field that cannot be reached is *not* an error:
+        it appears in ``dose.warnings`` with ``dose.reachable = False``.
+
+    Examples
+    --------
+    >>> res = run_target(TargetJob())      # doctest: +SKIP
+    >>> res["method"]
+    'optimised'
+    """
+    from .dose import dose_report
+    from .heuristics import beam_f3_position, eeg_f3_position, rule_5p5cm_position
+    from .placement import coil_pose
+    from .search import evaluate_quantity, search_placement, target_roi
+    from .table import resolve_target
+
+    cache = cache or SetupCache()
+    head = cache.head(job.head, job.landmarks)
+    coil = cache.coil(job.coil)
+    dip = cache.dipole_coil(job.coil)
+    geo = cache.geometry(job.head, job.landmarks)
+    tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo)
+    model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
+    roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
+    eval_coil = coil if job.model == "bem" else dip
+    warnings = list(tgt.warnings)
+
+    heur = {}
+    if job.heuristics or job.method != "optimised":
+        makers = {
+            "eeg_f3": lambda: (eeg_f3_position(head), {}),
+            "beam_f3": lambda: beam_f3_position(head, *(job.beam_measurements_cm or (None,) * 3), geometry=geo),
+            "rule_5p5cm": lambda: rule_5p5cm_position(head, job.hotspot_mm, geometry=geo),
+        }
+        for name, make in makers.items():
+            if not job.heuristics and name != job.method:
+                continue
+            try:
+                pos, info = make()
+                pl = coil_pose(geo, coil, pos, handle_angle_deg=job.handle_angle_deg, gap_mm=job.gap_mm,
+                               on_scalp=True)
+                val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity)
+                heur[name] = {"position_mm": pl.position_mm.tolist(), "scalp_point_mm": pl.scalp_point_mm.tolist(),
+                              "pose": pl.pose.tolist(), "handle_angle_deg": pl.handle_angle_deg,
+                              "lift_mm": pl.lift_mm, "efield_at_target_v_per_m_per_a_per_us": val,
+                              "distance_to_target_scalp_point_mm":
+                                  float(np.linalg.norm(pl.scalp_point_mm - geo.closest_points(tgt.subject_mm[None])[0])),
+                              "info": info}
+            except Exception as exc:  # a heuristic that cannot be laid out is reported, not fatal
+                if job.method == name:
+                    raise
+                heur[name] = {"error": f"{type(exc).__name__}: {exc}"}
+
+    search_info = None
+    if job.method == "optimised":
+        res = search_placement(model, head, coil if job.model == "bem" else dip, tgt.subject_mm,
+                               quantity=job.quantity, roi_radius_mm=job.roi_radius_mm,
+                               search_radius_mm=job.search_radius_mm, gap_mm=job.gap_mm, geometry=geo, roi=roi,
+                               dipole_coil=dip)
+        pose, value = res.pose, res.value
+        scalp_point, angle, lift = res.scalp_point_mm, res.handle_angle_deg, res.lift_mm
+        search_info = {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
+                       "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings}
+        if res.lift_mm > 0:
+            warnings.append(f"coil raised {res.lift_mm:.1f} mm above the gap so its casing clears the scalp")
+    else:
+        h = heur[job.method]
+        pose, value = np.asarray(h["pose"]), h["efield_at_target_v_per_m_per_a_per_us"]
+        scalp_point, angle, lift = np.asarray(h["scalp_point_mm"]), h["handle_angle_deg"], h["lift_mm"]
+    peak = _peak(model, coil if job.model == "bem" else dip, dip, head, pose)
+    stim, dose = dose_report(value, coil=coil, stimulator=job.stimulator, max_didt_a_per_us=job.max_didt_a_per_us,
+                             percent_output=job.percent_output, requested_v_per_m=job.requested_v_per_m)
+    dose["warnings"] = warnings + dose["warnings"]
+    settings = {"job": job.settings(), "handle_angle_convention":
+                "degrees from the posterior midline direction in the coil's tangent plane, positive laterally "
+                "(away from the midline); 45 = handle back and 45 deg lateral",
+                "gap_mm": job.gap_mm, "lift_mm": lift, "model": job.model,
+                "conductivities": getattr(model, "conductivities", None) if job.model == "bem" else None}
+    if search_info is not None:
+        settings["search"] = search_info
+    return {
+        "schema": "tmsfield-placement/1", "tmsfield_version": __version__,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "head": {"name": getattr(head, "name", str(job.head)), "source": str(job.head),
+                 "n_cortex_vertices": int(head.cortex.n_vertices if hasattr(head.cortex, "n_vertices")
+                                          else len(head.cortex.vertices))},
+        "coil": {"name": coil.name, "source": str(job.coil)},
+        "stimulator": stim,
+        "target": tgt.as_dict(job.roi_radius_mm, job.quantity),
+        "method": job.method,
+        "pose": np.asarray(pose).tolist(),
+        "position_mm": np.asarray(pose)[:3, 3].tolist(),
+        "scalp_point_mm": np.asarray(scalp_point).tolist(),
+        "handle_angle_deg": float(angle),
+        "gap_mm": float(job.gap_mm),
+        "efield_at_target_v_per_m_per_a_per_us": float(value),
+        "peak_efield_v_per_m_per_a_per_us": peak,
+        "dose": dose,
+        "settings": settings,
+        "heuristics": heur,
+    }
+
+
+def safe_name(text):
+    """File-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(text)).strip("_") or "x"
