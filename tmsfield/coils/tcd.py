@@ -63,6 +63,37 @@ def _array(value, path, where):
     return arr
 
 
+_SNAP_MM = 1e-9
+
+
+def _snap_chain(starts, ends):
+    """Make consecutive segments share their node exactly where they meet to within 1e-9 mm.
+
+    Midpoint ± half-vector leaves rounding-level gaps; closing them lets the kernels reuse the
+    node distance and lets :func:`dipole_equivalent` see closed polylines.
+    """
+    starts, ends = starts.copy(), ends.copy()
+    if starts.shape[0] > 1:
+        gap = np.linalg.norm(starts[1:] - ends[:-1], axis=1)
+        join = np.flatnonzero(gap < _SNAP_MM) + 1
+        starts[join] = ends[join - 1]
+    return starts, ends
+
+
+def _polylines(starts, ends):
+    """Split chained segments into polylines (vertex arrays); close loops exactly."""
+    if starts.shape[0] == 0:
+        return []
+    breaks = np.flatnonzero(np.any(starts[1:] != ends[:-1], axis=1)) + 1
+    out = []
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, starts.shape[0]]):
+        verts = np.vstack([starts[a:b], ends[b - 1:b]])
+        if np.linalg.norm(verts[-1] - verts[0]) < _SNAP_MM:
+            verts[-1] = verts[0]
+        out.append(verts)
+    return out
+
+
 def read_tcd(path, stimulator=None, name=None):
     """Read a SimNIBS ``.tcd`` coil (dipole and line-segment elements).
 
@@ -161,9 +192,10 @@ def read_tcd(path, stimulator=None, name=None):
             dmom.append(val)
         else:
             keep = np.any(val != 0, axis=1)
-            starts.append(pts[keep] - 0.5 * val[keep])
-            ends.append(pts[keep] + 0.5 * val[keep])
-            seg_cur.append(np.ones(int(keep.sum())))
+            s, e = _snap_chain(pts[keep] - 0.5 * val[keep], pts[keep] + 0.5 * val[keep])
+            starts.append(s)
+            ends.append(e)
+            seg_cur.append(np.ones(s.shape[0]))
 
     didt = None
     if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict) and "maxdIdt" in stims[stimulator]:
@@ -172,6 +204,7 @@ def read_tcd(path, stimulator=None, name=None):
         except (TypeError, ValueError):
             raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: not a number (A/s)") from None
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, 3))
+    windings = tuple(w for s, e in zip(starts, ends) for w in _polylines(s, e))
     meta = {k: str(doc[k]) for k in ("brand", "version") if k in doc}
     if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict):
         meta["stimulator"] = str(stims[stimulator].get("name", stimulator))
@@ -180,7 +213,7 @@ def read_tcd(path, stimulator=None, name=None):
                     segment_start_mm=cat(starts), segment_end_mm=cat(ends),
                     segment_current=np.concatenate(seg_cur) if seg_cur else np.zeros(0),
                     dipole_positions_mm=cat(dpos), dipole_moments=cat(dmom),
-                    max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta,
+                    max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta, windings=windings,
                     description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
     except CoilError as exc:
         raise CoilFileError(f"{path}: {exc}") from None
