@@ -96,6 +96,9 @@ def test_tcd_two_stimulator_example(shared_simnibs):
     c1 = load_coil(path, stimulator=1)
     assert c0.max_didt_a_per_us == pytest.approx(122.22) and c1.max_didt_a_per_us == pytest.approx(102.45)
     assert c0.n_segments > 1000 and not c0.has_dipoles
+    # midpoint ± half-vector segments are re-joined into closed windings (Kirchhoff holds)
+    assert c0.windings and all(np.array_equal(w[0], w[-1]) for w in c0.windings)
+    Coil.from_wires(c0.windings)
     # a figure-8: strong, mostly one-directional A under the centre
     a = vector_potential(c0, [[0, 0, 20.0]])[0]
     assert np.abs(a).max() > 1e-7 and np.argmax(np.abs(a)) in (0, 1)
