@@ -1,0 +1,42 @@
+"""``tmsfield render RESULT.json -o x.png``: recompute a placement's E-field and draw it off screen."""
+
+__all__ = ["register"]
+
+
+def _size(text):
+    import argparse
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1024x768; got {text!r}") from None
+    return w, h
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "render", help="draw a placement result (E-field on the cortex, coil, target) to a PNG off screen",
+        description="Recompute the E-field of a placement result (tmsfield-placement/1 JSON) on its head and "
+                    "write a PNG with one sub-plot per view. Works without a display (OSMesa).")
+    p.add_argument("result", help="placement result JSON written by `tmsfield target`")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("--views", nargs="+", default=None, metavar="VIEW",
+                   help="left_lateral right_lateral dorsal anterior posterior coil_axis "
+                        "(default: left_lateral dorsal anterior coil_axis)")
+    p.add_argument("--size", type=_size, default=(1024, 768), help="image size WxH in pixels (default 1024x768)")
+    p.add_argument("--quantity", choices=("magnitude", "normal"), default=None,
+                   help="plot |E| or the normal component (default: the target's quantity)")
+    p.add_argument("--clim", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                   help="fixed colour range in V/m (default 0 .. 99.9th percentile)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="V/m below which the curvature underlay shows (default 25%% of the range)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from ..viz.render import render
+
+    render(args.result, filename=args.output, views=args.views, window_size=args.size, quantity=args.quantity,
+           clim=args.clim, threshold=args.threshold)
+    print(f"wrote {args.output}")
+    return 0
