@@ -1,0 +1,67 @@
+"""Coil pose construction: rigid, right-handed, z into the scalp, gap, handle angle convention, casing lift."""
+
+import numpy as np
+import pytest
+
+from tmsfield.pose import as_pose_matrix
+from tmsfield.targets.geometry import ScalpGeometry
+from tmsfield.targets.placement import coil_pose, handle_angle_of_pose, required_lift, casing_points
+from targets_standins import LANDMARKS, R_SCALP, fig8_dipole_coil, sphere_head
+
+
+@pytest.fixture(scope="module")
+def geo():
+    h = sphere_head(5, 2)
+    return ScalpGeometry(h.scalp, h.landmarks)
+
+
+def _random_upper_dir(rng):
+    v = rng.normal(size=3)
+    v[2] = abs(v[2]) + 0.3
+    return v / np.linalg.norm(v)
+
+
+def test_pose_rigid_z_into_scalp_centre_at_gap(geo):
+    rng = np.random.default_rng()
+    seed = rng.integers(1 << 31)
+    rng = np.random.default_rng(seed)
+    coil = fig8_dipole_coil()
+    for _ in range(4):
+        d = _random_upper_dir(rng)
+        gap = float(rng.uniform(0, 8))
+        angle = float(rng.uniform(-180, 180))
+        pl = coil_pose(geo, coil, 70 * d, handle_angle_deg=angle, gap_mm=gap)
+        m = as_pose_matrix(pl.pose)                                   # validates rigid + right-handed
+        assert np.isclose(np.linalg.det(m[:3, :3]), 1.0), seed
+        z = m[:3, 2]
+        assert z @ d < -0.999, f"z must point into the head along the normal (seed {seed})"
+        assert abs(np.linalg.norm(m[:3, 3]) - (R_SCALP + gap)) < 0.2, f"centre not gap above scalp (seed {seed})"
+        assert pl.lift_mm == 0.0
+        assert abs(((handle_angle_of_pose(geo, coil, m) - angle) + 180) % 360 - 180) < 1e-6, seed
+
+
+def test_handle_45_points_back_and_lateral(geo):
+    coil = fig8_dipole_coil()
+    for side in (-1, 1):
+        d = np.array([side * 0.5, 0.55, 0.67])
+        d /= np.linalg.norm(d)
+        pl = coil_pose(geo, coil, 70 * d, handle_angle_deg=45.0)
+        h = pl.pose[:3, :3] @ coil.handle_direction
+        assert h[1] < -0.3, "handle points backwards"
+        assert side * h[0] > 0.3, "handle turned laterally (away from the midline)"
+        assert pl.hemisphere == ("left" if side < 0 else "right")
+
+
+def test_casing_lift_when_inside(geo):
+    coil = fig8_dipole_coil()
+    pl = coil_pose(geo, coil, [0, 0, 70.0], gap_mm=0.0)
+    m = pl.pose.copy()
+    m[:3, 3] = [0, 0, R_SCALP - 3.0]                                     # sunk 3 mm into the scalp
+    lift = required_lift(geo, casing_points(coil), m[None, :3, :3], m[None, :3, 3])[0]
+    assert 3.0 - 0.2 < lift < 3.0 + 15.0
+
+
+def test_pose_bad_gap(geo):
+    from tmsfield.errors import InputError
+    with pytest.raises(InputError, match="gap_mm"):
+        coil_pose(geo, fig8_dipole_coil(), [0, 0, 70.0], gap_mm=-1)
