@@ -1,0 +1,659 @@
+"""Surface-charge boundary element solver for the TMS-induced E-field in a layered head.
+
+Formulation
+-----------
+The head is a set of closed, strictly nested triangle surfaces S_0 (outermost, e.g. the
+scalp) ... S_{B-1}; compartment k (inside S_k, outside S_{k+1}) has conductivity σ_k, and
+outside S_0 is air (σ = 0). The coil's primary field E_p = −∂A/∂t drives charges of
+density ρ on the boundaries; their field E_s = −∇φ is the secondary field, and
+E = E_p + E_s. Current continuity σ₋ E₋·n = σ₊ E₊·n across a boundary with outward unit
+normal n, with the jump E₊·n − E₋·n = ρ/ε0, gives the charge equation of Barnard, Duck
+& Lynn (1967, Biophys J 7: 443-462) used by the BEM-FMM of Makarov et al. (2018, J Neural
+Eng 15: 046023; 2020, IEEE TBME 67: 1-12 "Boundary element fast multipole method for
+enhanced modeling of neurophysiological recordings"):
+
+    q(r) = 2K(r) [ E_p(r)·n(r) + (1/4π) PV ∫ q(r') (r − r')·n(r)/|r − r'|³ dS' ],
+    K = (σ₋ − σ₊)/(σ₋ + σ₊),  q = ρ/ε0 (V/m),
+
+σ₋ inside, σ₊ outside (K = 1 on the scalp). The charge is piecewise constant on
+triangles and the equation is collocated at the centroids. Matrix entries use the exact
+field of a uniformly charged flat triangle (solid angle of van Oosterom & Strackee 1983 for
+the normal part, edge logarithms of Wilton et al. 1984 / Graglia 1993 for the in-plane
+part; :mod:`tmsfield.kernels.triangle_integrals`) for every pair closer than
+``near_factor`` triangle sizes, on the same or another surface, and the one-point
+(centroid) rule beyond, summed directly (numba) or by the FMM (fmm3dpy). The self term of
+a flat triangle at its own centroid has no normal principal value: the ±q/2 jump is the
+``q`` on the left-hand side. On the scalp (K = 1) the operator has the equilibrium charge
+in its null space (the charge of an isolated conductor, whose field inside vanishes);
+it is removed by the constraint that the total charge on every closed boundary is zero
+(current conservation), added as a rank-one term (deflation).
+
+The linear system is solved by GMRES (scipy) to a relative residual
+‖b − M q‖₂ / ‖b‖₂ ≤ ``tol`` (b = 2K E_p·n at the centroids).
+
+Fast repeated placements: see :mod:`tmsfield.solver.fast_placement`.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, gmres
+from scipy.spatial import cKDTree
+
+from ..errors import ConvergenceError, InputError, MeshError, PoseError, SolverError
+from ..kernels import bem as _k
+from ..pose import as_pose_matrix
+from ..validation import as_points, as_positive_float
+from .conductivity import boundary_contrasts, tissue_conductivities
+from .far_field import FarField, choose_far_field
+
+__all__ = ["EFieldSolver", "SolveInfo"]
+
+_MU0_OVER_4PI = 1e-7
+#: h(r) prefactor: -1e6 (A/s per A/µs) * 1e-7 (mu0/4pi) * 1e6 (1/mm² -> 1/m²)
+_RECIPROCAL_PREFACTOR = -1e5
+#: points per direction of the observation-averaging rule for touching triangle pairs
+_TOUCH_ORDER = 6
+#: the same for the other near pairs
+_NEAR_ORDER = 2
+
+
+def _collapsed_gauss(n):
+    """Barycentric points (n², 3) and weights (sum 1) of a collapsed Gauss–Legendre triangle rule."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x = 0.5 * (x + 1.0)
+    w = 0.5 * w
+    u, v = np.meshgrid(x, x, indexing="ij")
+    wu, wv = np.meshgrid(w, w, indexing="ij")
+    s = u.ravel()
+    t = ((1.0 - u) * v).ravel()
+    wt = 2.0 * (wu * wv * (1.0 - u)).ravel()
+    return np.ascontiguousarray(np.column_stack([1.0 - s - t, s, t])), np.ascontiguousarray(wt)
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """Outcome of one BEM solve.
+
+    Attributes
+    ----------
+    iterations : int
+        GMRES inner iterations (matrix-vector products).
+    residual : float
+        Final relative residual ‖b − M q‖₂/‖b‖₂, recomputed after GMRES.
+    tol : float
+        The requested relative residual.
+    seconds : float
+        Wall time of the solve.
+    adjoint : bool
+        True for a transposed (reciprocity) solve.
+    """
+
+    iterations: int
+    residual: float
+    tol: float
+    seconds: float
+    adjoint: bool = False
+
+
+def _primary_efield(coil, points_mm, pose, didt):
+    from ..kernels import primary_efield
+    return primary_efield(coil, points_mm, pose=pose, didt=didt)
+
+
+def _coil_source_points(coil, pose):
+    """Head-frame positions (mm) of a coil's dipoles and wire segment end points."""
+    m = as_pose_matrix(pose)
+    pts = []
+    for attr in ("dipole_positions_mm", "segment_start_mm", "segment_end_mm"):
+        a = getattr(coil, attr, None)
+        if a is not None and len(a):
+            pts.append(np.asarray(a, float) @ m[:3, :3].T + m[:3, 3])
+    if not pts:
+        raise InputError("coil has neither dipoles nor wire segments")
+    return np.concatenate(pts)
+
+
+def _as_surfaces(head_or_surfaces, conductivities):
+    """(surfaces, sigmas, tissue names, cortex surface or None, name)."""
+    if hasattr(head_or_surfaces, "boundaries") and hasattr(head_or_surfaces, "tissues"):
+        head = head_or_surfaces
+        surfaces = tuple(head.boundaries)
+        tissues = tuple(head.tissues)
+        if len(tissues) != len(surfaces):
+            raise SolverError(f"head {getattr(head, 'name', '?')!r} has {len(surfaces)} boundaries but "
+                              f"{len(tissues)} tissues; they must match (tissue k lies inside boundary k)")
+        sig = tissue_conductivities(tissues, conductivities)
+        return surfaces, sig, tissues, getattr(head, "cortex", None), str(getattr(head, "name", "head"))
+    try:
+        surfaces = tuple(head_or_surfaces)
+    except TypeError:
+        surfaces = (head_or_surfaces,)
+    if not surfaces:
+        raise SolverError("no surfaces given: pass a Head or a sequence of nested Surfaces (outermost first)")
+    for k, s in enumerate(surfaces):
+        if not (hasattr(s, "vertices") and hasattr(s, "triangles")):
+            raise SolverError(f"item {k} is a {type(s).__name__}, not a Surface; pass a Head or Surfaces outermost first")
+    if conductivities is None:
+        if len(surfaces) == 1:
+            conductivities = [1.0]  # any value: a homogeneous conductor's field does not depend on it
+        else:
+            raise SolverError(f"{len(surfaces)} surfaces given without conductivities: pass one conductivity (S/m) "
+                              f"per compartment, outermost first, e.g. [0.465, 0.010, 0.275]")
+    if isinstance(conductivities, dict):
+        names = [s.name for s in surfaces]
+        sig = tissue_conductivities(names, conductivities)
+    else:
+        try:
+            sig = np.asarray(conductivities, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise SolverError(f"conductivities must be numbers (S/m), one per compartment; got {conductivities!r}") from None
+        if sig.shape[0] != len(surfaces):
+            raise SolverError(f"{len(surfaces)} surfaces but {sig.shape[0]} conductivities; give one per compartment "
+                              f"(compartment k lies inside surface k), outermost first")
+    tissues = tuple(s.name for s in surfaces)
+    return surfaces, sig, tissues, None, "surfaces"
+
+
+def _check_meshes(surfaces):
+    try:
+        from . import mesh_check
+    except ImportError:  # pragma: no cover - mesh_check is written alongside
+        return surfaces
+    fixed = tuple(mesh_check.check_surface(s) for s in surfaces)
+    if len(fixed) > 1:
+        mesh_check.check_nested(fixed)
+    return fixed
+
+
+class EFieldSolver:
+    """Surface-charge BEM for the total E-field of a TMS coil in a layered conductor.
+
+    Parameters
+    ----------
+    head_or_surfaces : Head or sequence of Surface
+        A ``Head`` (uses ``head.boundaries``, ``head.tissues``, ``head.cortex``) or closed,
+        strictly nested surfaces in mm, outermost first.
+    conductivities : dict or sequence of float, optional
+        S/m. For a Head: dict tissue -> S/m overriding the defaults of
+        :data:`tmsfield.solver.conductivity.DEFAULT_CONDUCTIVITIES`. For surfaces: one value
+        per compartment (compartment k is inside surface k), outermost first; may be omitted
+        for a single surface.
+    tol : float
+        GMRES relative residual ‖b − M q‖₂/‖b‖₂ to reach (b = right-hand side at the
+        centroids). 1e-6 is far below the discretisation error (~0.1–1 %).
+    fmm : bool or "auto"
+        Far-field sums by the FMM (fmm3dpy) or numba direct summation; "auto" uses the FMM
+        when #sources × #targets > 6e7.
+    cortex_points : array_like (Nc, 3), mm, optional
+        Where :meth:`efield_on_cortex` reports; default ``head.cortex.vertices``.
+    near_factor : float
+        Triangle pairs closer than ``near_factor`` × (the larger triangle's longest edge)
+        are integrated exactly; beyond, the one-point rule.
+    maxiter : int
+        Maximum GMRES iterations (matrix-vector products) per solve.
+    restart : int
+        GMRES restart length.
+    fast_placements : bool
+        Precompute the low-rank map for :meth:`efield_on_cortex` (needs cortex points).
+    check_mesh : bool
+        Validate the surfaces with :mod:`tmsfield.solver.mesh_check` (orientation repaired).
+    fast_options : dict, optional
+        Passed to :class:`tmsfield.solver.fast_placement.FastPlacementMap`.
+
+    Attributes
+    ----------
+    last_solve_info : SolveInfo or None
+        GMRES iterations and final relative residual of the latest solve.
+    setup_seconds : float
+
+    Examples
+    --------
+    >>> import tmsfield
+    >>> from tmsfield.head.sphere_mesh import icosphere
+    >>> solver = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")])
+    >>> coil = tmsfield.Coil.from_dipoles([[0.0, 0.0, 0.0]], [[0.0, 0.0, 1.0]])
+    >>> pose = tmsfield.CoilPose.from_axes([0, 0, 95.0], z_axis=[0, 0, -1], y_axis=[0, 1, 0])
+    >>> e = solver.efield(coil, [[0.0, 0.0, 70.0]], pose=pose)
+    >>> e.shape
+    (1, 3)
+    """
+
+    def __init__(self, head_or_surfaces, conductivities=None, *, tol=1e-6, fmm="auto", cortex_points=None,
+                 near_factor=3.0, maxiter=1000, restart=100, fast_placements=True, check_mesh=True,
+                 fast_options=None):
+        t0 = time.perf_counter()
+        surfaces, sig, tissues, cortex, name = _as_surfaces(head_or_surfaces, conductivities)
+        if check_mesh:
+            surfaces = _check_meshes(surfaces)
+        self.surfaces = surfaces
+        self.tissues = tissues
+        self.name = name
+        self.conductivities = sig
+        self.contrasts = boundary_contrasts(sig)
+        self.tol = as_positive_float(tol, "tol")
+        self.maxiter = int(maxiter)
+        self.restart = int(restart)
+        self.near_factor = as_positive_float(near_factor, "near_factor")
+        self.fmm = fmm
+        self.last_solve_info = None
+
+        # --- geometry, all boundaries concatenated ---
+        tv, cen, nrm, area, sid, hmax = [], [], [], [], [], []
+        for k, s in enumerate(surfaces):
+            v = s.vertices[s.triangles]
+            tv.append(v)
+            cen.append(s.centroids)
+            nrm.append(s.triangle_normals)
+            area.append(s.triangle_areas)
+            sid.append(np.full(s.n_triangles, k))
+            el = np.linalg.norm(v - np.roll(v, 1, axis=1), axis=2)
+            hmax.append(el.max(axis=1))
+        self.tri_vertices = np.ascontiguousarray(np.concatenate(tv))
+        self.centroids = np.ascontiguousarray(np.concatenate(cen))
+        self.normals = np.ascontiguousarray(np.concatenate(nrm))
+        self.areas = np.concatenate(area)
+        self.surface_index = np.concatenate(sid)
+        self.tri_size = np.concatenate(hmax)
+        self.n_triangles = int(self.centroids.shape[0])
+        self.tri_contrast = self.contrasts[self.surface_index]
+        if np.any(self.areas <= 0):
+            bad = int(np.flatnonzero(self.areas <= 0)[0])
+            raise MeshError(f"surface {surfaces[self.surface_index[bad]].name!r} has a degenerate (zero-area) "
+                            f"triangle; remove it (e.g. re-mesh or collapse the short edge)")
+        self._outer = self.surface_index == 0
+        self._outer_area = float(self.areas[self._outer].sum())
+
+        # --- far field and near-field corrections of the operator ---
+        self._far = FarField(self.centroids, use_fmm=choose_far_field(self.n_triangles, self.n_triangles, fmm))
+        self._tree = cKDTree(self.centroids)
+        self._near_op = self._operator_near_matrix()
+        self._outer_far = FarField(self.centroids[self._outer],
+                                   use_fmm=choose_far_field(int(self._outer.sum()), 20000, fmm))
+        self._outer_tree = cKDTree(self.centroids[self._outer])
+        self.setup_seconds_operator = time.perf_counter() - t0
+
+        # --- cortex points and the fast placement map ---
+        if cortex_points is not None:
+            cp = as_points(cortex_points, "cortex_points")
+        elif cortex is not None:
+            cp = np.asarray(cortex.vertices, dtype=np.float64)
+        else:
+            cp = None
+        self.cortex_points = cp
+        self._cortex_eval = None
+        self.fast_map = None
+        if cp is not None:
+            self._cortex_eval = self._evaluation_operator(cp, "cortex points")
+            if fast_placements:
+                from .fast_placement import FastPlacementMap
+                self.fast_map = FastPlacementMap(self, **(fast_options or {}))
+        self.setup_seconds = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ operator
+    def _near_pairs(self, points, tree_points=None):
+        """Pairs (point index, triangle index) closer than near_factor × triangle size."""
+        rmax = self.near_factor * float(self.tri_size.max())
+        if tree_points is None:
+            tree_points = cKDTree(points)
+        sdm = tree_points.sparse_distance_matrix(self._tree, rmax, output_type="ndarray")
+        i = sdm["i"].astype(np.int64)
+        j = sdm["j"].astype(np.int64)
+        keep = sdm["v"] < self.near_factor * self.tri_size[j]
+        return np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+
+    def _touching_pairs(self):
+        """(i, j), i != j, of triangles sharing at least one vertex on the same surface."""
+        rows, cols = [], []
+        off = 0
+        for s in self.surfaces:
+            nt = s.n_triangles
+            inc = sp.csr_matrix((np.ones(3 * nt), (np.repeat(np.arange(nt), 3), s.triangles.ravel())),
+                                shape=(nt, s.n_vertices))
+            adj = (inc @ inc.T).tocoo()
+            keep = adj.row != adj.col
+            rows.append(adj.row[keep] + off)
+            cols.append(adj.col[keep] + off)
+            off += nt
+        return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+
+    def _operator_near_matrix(self):
+        """Sparse near-field part of the normal operator (exact minus one-point rule).
+
+        Triangles sharing a vertex: exact source integral averaged over the observation
+        triangle (collapsed Gauss rule of ``_TOUCH_ORDER``² points) — centroid
+        collocation of flat facets misses the logarithmic edge field of the neighbouring
+        facet, an O(h) error. Other near pairs: the same with ``_NEAR_ORDER``² points.
+        """
+        n = self.n_triangles
+        ti, tj = self._touching_pairs()
+        i, j = self._near_pairs(self.centroids, self._tree)
+        keep = (i != j) & ~np.isin(i * n + j, ti * n + tj)
+        i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+        vals = []
+        for (pi, pj), order in (((ti, tj), _TOUCH_ORDER), ((i, j), _NEAR_ORDER)):
+            bary, wq = _collapsed_gauss(order)
+            vals.append(_k.near_normal_corrections_averaged(pi, pj, self.tri_vertices, self.centroids, self.areas,
+                                                            self.normals, bary, wq))
+        self.n_near_pairs = int(i.size + ti.size)
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate([ti, i]), np.concatenate([tj, j]))),
+                             shape=(n, n))
+
+    def _evaluation_operator(self, points, what):
+        """Near-field correction matrix (3P × T) for the field at points, after the inside check."""
+        self._require_inside(points, what)
+        i, j = self._near_pairs(points)
+        corr = _k.near_field_corrections(points, i, j, self.tri_vertices, self.centroids, self.areas)
+        p = points.shape[0]
+        rows = (3 * i[:, None] + np.arange(3)[None, :]).ravel()
+        cols = np.repeat(j, 3)
+        return points, sp.csr_matrix((corr.ravel(), (rows, cols)), shape=(3 * p, self.n_triangles))
+
+    def _double_layer_normal(self, q):
+        """(A q)_i = n_i · (1/4π) Σ_j q_j ∫_Tj (c_i − r')/|c_i − r'|³ dS' (no self term)."""
+        e = self._far.charge_field(self.centroids, self.areas * q, targets_are_sources=True)
+        return np.einsum("ij,ij->i", e, self.normals) + self._near_op @ q
+
+    def _double_layer_normal_adjoint(self, x):
+        """Aᵀ x."""
+        phi = self._far.dipole_potential(self.centroids, self.normals * x[:, None], targets_are_sources=True)
+        return -self.areas * phi / (4 * np.pi) + self._near_op.T @ x
+
+    def _matvec(self, q):
+        out = q - 2.0 * self.tri_contrast * self._double_layer_normal(q)
+        out[self._outer] += self.areas[self._outer] @ q[self._outer] / self._outer_area
+        return out
+
+    def _rmatvec(self, y):
+        out = y - self._double_layer_normal_adjoint(2.0 * self.tri_contrast * y)
+        out[self._outer] += self.areas[self._outer] * (y[self._outer].sum() / self._outer_area)
+        return out
+
+    def _operator(self, adjoint=False):
+        n = self.n_triangles
+        return LinearOperator((n, n), matvec=self._rmatvec if adjoint else self._matvec, dtype=np.float64)
+
+    def dense_matrix(self):
+        """The full system matrix M (T × T, float64) — for small meshes and the fast map.
+
+        Built from the same near/far split as the matrix-free operator (far part by the
+        one-point rule), so ``dense_matrix() @ q`` equals the operator used by GMRES.
+        """
+        c = self.centroids
+        d = c[:, None, :] - c[None, :, :]
+        r2 = np.einsum("ijk,ijk->ij", d, d)
+        np.fill_diagonal(r2, 1.0)
+        a = np.einsum("ijk,ik->ij", d, self.normals) / (r2 * np.sqrt(r2))
+        del d, r2
+        a *= self.areas[None, :] / (4 * np.pi)
+        np.fill_diagonal(a, 0.0)
+        a += self._near_op.toarray()
+        m = -2.0 * self.tri_contrast[:, None] * a
+        del a
+        m[np.diag_indices_from(m)] += 1.0
+        o = np.flatnonzero(self._outer)
+        m[np.ix_(o, o)] += self.areas[o][None, :] / self._outer_area
+        return m
+
+    # ------------------------------------------------------------------ solves
+    def _gmres(self, rhs, adjoint=False, maxiter=None):
+        t0 = time.perf_counter()
+        maxiter = self.maxiter if maxiter is None else int(maxiter)
+        bnorm = float(np.linalg.norm(rhs))
+        if bnorm == 0.0:
+            info = SolveInfo(0, 0.0, self.tol, 0.0, adjoint)
+            self.last_solve_info = info
+            return np.zeros_like(rhs), info
+        op = self._operator(adjoint)
+        restart = max(1, min(self.restart, maxiter))
+        count = [0]
+
+        def cb(_):
+            count[0] += 1
+
+        x, _ = gmres(op, rhs, rtol=self.tol, atol=0.0, restart=restart,
+                     maxiter=max(1, math.ceil(maxiter / restart)), callback=cb, callback_type="pr_norm")
+        res = float(np.linalg.norm(rhs - op.matvec(x)) / bnorm)
+        info = SolveInfo(int(count[0]), res, self.tol, time.perf_counter() - t0, adjoint)
+        self.last_solve_info = info
+        if not res <= self.tol * 1.0001:
+            raise ConvergenceError(f"GMRES did not converge: relative residual {res:.3e} after {count[0]} "
+                                   f"iterations (tol {self.tol:.1e}). Raise maxiter (now {maxiter}), loosen tol, "
+                                   f"or check the meshes (very thin layers or tiny triangles slow convergence).")
+        return x, info
+
+    def primary_normal_field(self, coil, pose=None, didt=1.0):
+        """E_p·n (V/m) at every triangle centroid, all boundaries concatenated; (T,)."""
+        self._require_outside_scalp(coil, pose)
+        ep = _primary_efield(coil, self.centroids, pose, didt)
+        return np.einsum("ij,ij->i", ep, self.normals)
+
+    def solve_charges(self, normal_primary, maxiter=None):
+        """Charge density q (V/m, = ρ/ε0) per triangle for a given E_p·n at the centroids.
+
+        Parameters
+        ----------
+        normal_primary : ndarray, shape (T,)
+            Normal primary field (V/m) at the triangle centroids (see
+            :meth:`primary_normal_field`).
+        maxiter : int, optional
+            Overrides the solver's GMRES iteration limit.
+
+        Returns
+        -------
+        ndarray, shape (T,)
+
+        Raises
+        ------
+        ConvergenceError
+            GMRES did not reach ``tol``; the message gives the residual reached.
+
+        Examples
+        --------
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> s = EFieldSolver([icosphere(85.0, subdivisions=2, name="scalp")])
+        >>> s.solve_charges(np.zeros(s.n_triangles)).shape
+        (320,)
+        """
+        b = np.asarray(normal_primary, dtype=np.float64).reshape(-1)
+        if b.shape[0] != self.n_triangles:
+            raise InputError(f"normal_primary must have one value per triangle ({self.n_triangles}); got {b.shape[0]}")
+        q, _ = self._gmres(2.0 * self.tri_contrast * b, maxiter=maxiter)
+        return q
+
+    def secondary_efield(self, q, points_mm):
+        """Field (V/m) of the charges q at points (near-field accurate); (N, 3).
+
+        Examples
+        --------
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> s = EFieldSolver([icosphere(85.0, subdivisions=2, name="scalp")])
+        >>> s.secondary_efield(np.zeros(s.n_triangles), [[0, 0, 10.0]]).shape
+        (1, 3)
+        """
+        pts = as_points(points_mm, "points_mm")
+        _, near = self._evaluation_operator(pts, "points_mm")
+        return self._secondary(q, pts, near)
+
+    def _secondary(self, q, pts, near):
+        far = self._far if not self._far.use_fmm else self._far
+        use_fmm = choose_far_field(self.n_triangles, pts.shape[0], self.fmm)
+        ff = far if far.use_fmm == use_fmm else FarField(self.centroids, use_fmm=use_fmm)
+        e = ff.charge_field(pts, self.areas * q)
+        return e + (near @ q).reshape(-1, 3)
+
+    # ------------------------------------------------------------------ checks
+    def winding_number(self, points_mm):
+        """Winding number of the outermost surface around points: ≈1 inside, ≈0 outside; (N,).
+
+        Examples
+        --------
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> s = EFieldSolver([icosphere(85.0, subdivisions=2, name="scalp")])
+        >>> s.winding_number([[0, 0, 0.0], [0, 0, 100.0]]).round(3).tolist()
+        [1.0, 0.0]
+        """
+        pts = as_points(points_mm, "points_mm")
+        o = np.flatnonzero(self._outer)
+        phi = self._outer_far.dipole_potential(pts, self.normals[o] * self.areas[o][:, None])
+        rmax = self.near_factor * float(self.tri_size[o].max())
+        sdm = cKDTree(pts).sparse_distance_matrix(self._outer_tree, rmax, output_type="ndarray")
+        i = np.ascontiguousarray(sdm["i"].astype(np.int64))
+        j = np.ascontiguousarray(o[sdm["j"]].astype(np.int64))
+        corr = _k.near_solid_angle_corrections(pts, i, j, self.tri_vertices, self.centroids, self.areas, self.normals)
+        omega = phi + np.bincount(i, weights=corr, minlength=pts.shape[0])
+        return -omega / (4 * np.pi)
+
+    def _require_inside(self, points, what):
+        w = self.winding_number(points)
+        bad = np.flatnonzero(w < 0.5)
+        if bad.size:
+            p = points[bad[0]]
+            raise InputError(f"{bad.size} of {points.shape[0]} {what} lie outside the conductor (outside surface "
+                             f"{self.surfaces[0].name!r}); the first is row {bad[0]} at ({p[0]:.2f}, {p[1]:.2f}, "
+                             f"{p[2]:.2f}) mm. The E-field is defined only inside the head: drop those points.")
+
+    def _require_outside_scalp(self, coil, pose):
+        src = _coil_source_points(coil, pose)
+        w = self.winding_number(src)
+        bad = np.flatnonzero(w > 0.5)
+        if bad.size:
+            p = src[bad[0]]
+            raise PoseError(f"the coil intersects the head: {bad.size} of its {src.shape[0]} source points lie inside "
+                            f"surface {self.surfaces[0].name!r} (first at ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm). "
+                            f"Move the coil out along its z axis (pose centre further from the scalp).")
+
+    # ------------------------------------------------------------------ fields
+    def efield(self, coil, points_mm, pose=None, didt=1.0):
+        """Total E-field (V/m) of a coil at points inside the conductor, by a full BEM solve.
+
+        Parameters
+        ----------
+        coil : tmsfield.Coil
+        points_mm : array_like, shape (N, 3), mm, head coordinates
+            Must lie inside the outermost surface.
+        pose : None, CoilPose or array_like (4, 4)
+            Coil→head transform (mm).
+        didt : float
+            Coil current slope, A/µs.
+
+        Returns
+        -------
+        ndarray, shape (N, 3), V/m
+            Primary (−∂A/∂t) plus secondary (charges) field. GMRES statistics in
+            ``last_solve_info``.
+
+        Raises
+        ------
+        InputError
+            Points outside the conductor (message gives how many and the first).
+        PoseError
+            The coil's sources lie inside the scalp.
+        ConvergenceError
+            GMRES did not converge.
+
+        Examples
+        --------
+        >>> import tmsfield
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> solver = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")])
+        >>> coil = tmsfield.Coil.from_dipoles([[0.0, 0.0, 0.0]], [[1.0, 0.0, 0.0]])
+        >>> pose = tmsfield.CoilPose.from_axes([0, 0, 95.0], z_axis=[0, 0, -1], y_axis=[0, 1, 0])
+        >>> solver.efield(coil, [[0.0, 0.0, 0.0]], pose=pose).shape
+        (1, 3)
+        """
+        didt = as_positive_float(didt, "didt")
+        pts = as_points(points_mm, "points_mm")
+        _, near = self._evaluation_operator(pts, "points_mm")
+        b = self.primary_normal_field(coil, pose, didt)
+        q = self.solve_charges(b)
+        return _primary_efield(coil, pts, pose, didt) + self._secondary(q, pts, near)
+
+    def efield_on_cortex(self, coil, pose=None, didt=1.0, *, method="auto"):
+        """Total E-field (V/m) at the cortex points (``head.cortex.vertices`` or ``cortex_points``).
+
+        Parameters
+        ----------
+        coil : tmsfield.Coil
+        pose : None, CoilPose or array_like (4, 4)
+        didt : float
+            A/µs.
+        method : {"auto", "fast", "direct"}
+            "fast": precomputed low-rank map (see :mod:`tmsfield.solver.fast_placement`,
+            error vs the direct solve ≲ 0.5 %); "direct": full GMRES solve; "auto": fast when
+            the map exists.
+
+        Returns
+        -------
+        ndarray, shape (Nc, 3), V/m
+
+        Examples
+        --------
+        >>> import tmsfield
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> solver = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")],
+        ...                       cortex_points=[[0, 0, 70.0]], fast_placements=False)
+        >>> coil = tmsfield.Coil.from_dipoles([[0.0, 0.0, 0.0]], [[1.0, 0.0, 0.0]])
+        >>> pose = tmsfield.CoilPose.from_axes([0, 0, 95.0], z_axis=[0, 0, -1], y_axis=[0, 1, 0])
+        >>> solver.efield_on_cortex(coil, pose).shape
+        (1, 3)
+        """
+        if self.cortex_points is None:
+            raise SolverError("no cortex points: build the solver from a Head with a cortex or pass cortex_points=")
+        if method not in ("auto", "fast", "direct"):
+            raise InputError(f"method must be 'auto', 'fast' or 'direct'; got {method!r}")
+        didt = as_positive_float(didt, "didt")
+        if method == "fast" and self.fast_map is None:
+            raise SolverError("fast placements were not precomputed; build the solver with fast_placements=True")
+        if method != "direct" and self.fast_map is not None:
+            return self.fast_map.efield(coil, pose, didt)
+        pts, near = self._cortex_eval
+        b = self.primary_normal_field(coil, pose, didt)
+        q = self.solve_charges(b)
+        return _primary_efield(coil, pts, pose, didt) + self._secondary(q, pts, near)
+
+    # ------------------------------------------------------------------ reciprocity
+    def reciprocal_field(self, points_mm, weights, eval_points_mm):
+        """Reciprocal field h (V/m per A·m²) such that F = Σ_i m_i·h(r_i) for any dipole coil.
+
+        F = Σ_j weights_j · E_total(points_j) (V/m, didt = 1 A/µs) for a magnetic-dipole
+        coil with dipoles at head positions r_i (mm) and moments m_i (A·m² per A, head
+        frame). Computed with one adjoint (transposed) BEM solve: F_secondary = v·e_n with
+        v = 2K M⁻ᵀ Sᵀ w (e_n = E_p·n at the centroids, S the charge-to-field map), so h is a
+        Biot–Savart-type sum over "current elements" w_j at the points and v_i n_i at the
+        centroids (w·(m × d) = m·(d × w)).
+
+        Parameters
+        ----------
+        points_mm : array_like (Np, 3), mm — inside the conductor
+        weights : array_like (Np, 3) — the linear functional's weights (dimensionless)
+        eval_points_mm : array_like (M, 3), mm — candidate dipole positions (outside the scalp)
+
+        Returns
+        -------
+        ndarray, shape (M, 3)
+            h(r) in V/m per (A·m² per A) for didt = 1 A/µs; multiply by didt for others.
+
+        Examples
+        --------
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> s = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")])
+        >>> s.reciprocal_field([[0, 0, 70.0]], [[1.0, 0, 0]], [[0, 0, 95.0]]).shape
+        (1, 3)
+        """
+        pts = as_points(points_mm, "points_mm")
+        from ..validation import as_vectors
+        w = as_vectors(weights, pts.shape[0], "weights")
+        ev = as_points(eval_points_mm, "eval_points_mm")
+        _, near = self._evaluation_operator(pts, "points_mm")
+        # S^T w: far part -(a_j/4π) Σ_p w_p·(c_j − p)/|c_j − p|³, near part near^T w
+        ff = FarField(pts, use_fmm=choose_far_field(pts.shape[0], self.n_triangles, self.fmm))
+        stw = -self.areas * ff.dipole_potential(self.centroids, w) / (4 * np.pi) + near.T @ w.ravel()
+        y, _ = self._gmres(stw, adjoint=True)
+        v = 2.0 * self.tri_contrast * y
+        src = np.concatenate([pts, self.centroids])
+        vec = np.concatenate([w, v[:, None] * self.normals])
+        return _RECIPROCAL_PREFACTOR * _k.current_element_field_direct(ev, src, vec)
