@@ -1,0 +1,215 @@
+"""Build the bundled MNI152 template head meshes (GIFTI) committed in this folder.
+
+Reproducible: downloads pinned wheels of nimare, nilearn and mne with ``pip download --no-deps``
+into a temporary folder and reads their data files straight out of the zip archives (nothing is
+installed). Run from the repository root:
+
+    .venv/bin/python meshes/build_template.py            # writes meshes/mni152_*.gii + landmarks json
+    .venv/bin/python meshes/build_template.py --wheels DIR   # reuse already downloaded wheels
+
+Sources (see README.md for licences):
+
+* scalp: whole-head MNI152 NLin6 Asym T1 (1 mm), ``nimare/resources/templates`` (TemplateFlow copy);
+* inner skull: the MNI152 NLin6 Asym brain mask from the same folder, dilated 2 mm, united with the
+  (dilated) fsaverage5 pial surfaces so that it encloses the whole cortex by construction;
+* outer skull: inner skull grown by a 6 mm skull, kept ≥ 4 mm inside the scalp (a typical scalp);
+* cortex: fsaverage5 pial + white (nilearn) → mid-thickness, both hemispheres, with ``sulc``;
+  fsaverage is in MNI305 space, mapped to MNI152 with FreeSurfer's linear MNI305→MNI152 matrix;
+* landmarks: nasion, LPA, RPA from mne's ``fsaverage-fiducials.fif`` and the inion (``Iz``) of
+  mne's ``fsaverage_1005`` montage, mapped MNI305 → MNI152 and snapped to the scalp.
+"""
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tmsfield.head.eeg import closest_point_on_surface  # noqa: E402
+from tmsfield.head.io_surface import write_gifti_surface  # noqa: E402
+from tmsfield.head.loaders import MNI305_TO_MNI152  # noqa: E402
+from tmsfield.head.mesh_tools import winding_numbers  # noqa: E402
+from tmsfield.head.surface import Surface  # noqa: E402
+from tmsfield.head.volume import mesh_from_mask  # noqa: E402
+
+WHEELS = {"nimare": "0.22.1", "nilearn": "0.14.1", "mne": "1.13.2"}
+T1 = "nimare/resources/templates/tpl-MNI152NLin6Asym_res-01_T1w.nii.gz"
+BRAIN = "nimare/resources/templates/tpl-MNI152NLin6Asym_res-01_desc-brain_mask.nii.gz"
+FS5 = "nilearn/datasets/data/fsaverage5/{kind}_{hemi}.gii.gz"
+FIDUCIALS = "mne/data/fsaverage/fsaverage-fiducials.fif"
+MONTAGE_1005 = "mne/channels/data/montages/fsaverage_1005.tsv"
+
+#: target mean edge lengths (mm): scalp, skull_outer, skull_inner
+EDGES = {"mni152": (7.0, 5.5, 3.5), "mni152_coarse": (10.0, 7.0, 5.0)}
+SKULL_MM = 6.0          # skull thickness grown outward from the inner skull
+SCALP_MIN_MM = 4.0      # minimum soft tissue kept between outer skull and scalp
+BRAIN_DILATE_MM = 2.0   # inner skull = brain mask grown by this (CSF layer)
+CORTEX_MARGIN_MM = 3.0  # inner skull ≥ this outside every pial vertex
+
+
+def fetch_wheels(dest):
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for pkg, ver in WHEELS.items():
+        found = sorted(dest.glob(f"{pkg}-{ver}-*.whl"))
+        if not found:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                            f"{pkg}=={ver}", "-d", str(dest)], check=True)
+            found = sorted(dest.glob(f"{pkg}-{ver}-*.whl"))
+        out[pkg] = found[0]
+    return out
+
+
+def member(wheels, name):
+    pkg = name.split("/")[0]
+    with zipfile.ZipFile(wheels[pkg]) as z:
+        return z.read(name)
+
+
+def nifti(wheels, name):
+    import nibabel as nib
+    return nib.Nifti1Image.from_bytes(_gunzip(member(wheels, name)))
+
+
+def gifti(wheels, name):
+    import nibabel as nib
+    return nib.gifti.GiftiImage.from_bytes(_gunzip(member(wheels, name)))
+
+
+def _gunzip(b):
+    import gzip
+    return gzip.decompress(b) if b[:2] == b"\x1f\x8b" else b
+
+
+def apply(m, p):
+    return np.asarray(p, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
+
+
+def read_fif_fiducials(raw):
+    """Digitisation points (kind, ident, r in m) of a tiny FIF file (big-endian tag stream)."""
+    pts, pos = {}, 0
+    while pos + 16 <= len(raw):
+        kind, _typ, size, _next = np.frombuffer(raw[pos:pos + 16], ">i4")
+        data = raw[pos + 16:pos + 16 + size]
+        if kind == 213:  # FIFF_DIG_POINT: int kind, int ident, float r[3]
+            ident = int(np.frombuffer(data[4:8], ">i4")[0])
+            pts[{1: "lpa", 2: "nasion", 3: "rpa"}[ident]] = np.frombuffer(data[8:20], ">f4").astype(float) * 1e3
+        pos += 16 + size
+    return pts
+
+
+def cortex_midthickness(wheels):
+    verts, tris, sulc, off = [], [], [], 0
+    for hemi in ("left", "right"):
+        pial = gifti(wheels, FS5.format(kind="pial", hemi=hemi))
+        white = gifti(wheels, FS5.format(kind="white", hemi=hemi))
+        pv, pt = (np.asarray(d.data) for d in pial.darrays[:2])
+        wv = np.asarray(white.darrays[0].data)
+        s = np.asarray(gifti(wheels, FS5.format(kind="sulc", hemi=hemi)).darrays[0].data, dtype=float)
+        verts.append(0.5 * (pv.astype(float) + wv.astype(float)))
+        tris.append(pt.astype(np.int64) + off)
+        sulc.append(s)
+        off += len(pv)
+        if hemi == "left":
+            pial_all = [pv.astype(float)]
+        else:
+            pial_all.append(pv.astype(float))
+    mid = apply(MNI305_TO_MNI152, np.vstack(verts))
+    pial = apply(MNI305_TO_MNI152, np.vstack(pial_all))
+    return Surface(mid, np.vstack(tris), name="cortex"), np.concatenate(sulc), pial
+
+
+def build_masks(wheels, pial_mni152):
+    from scipy import ndimage
+    t1 = nifti(wheels, T1)
+    aff = t1.affine
+    vol = np.asarray(t1.dataobj, dtype=np.float32)
+    vs = np.linalg.norm(aff[:3, :3], axis=0)
+    ball = lambda r: (np.sum((np.indices((2 * r + 1,) * 3) - r) ** 2, axis=0) <= r * r)  # noqa: E731
+    # head: T1 above the air level (air ≈ 300-400, dark skull ≈ 700-900 is enclosed and filled)
+    head = vol > 1200.0
+    head = ndimage.binary_closing(np.pad(head, 4), structure=ball(3))[4:-4, 4:-4, 4:-4]
+    for k in range(head.shape[2]):     # close nasal cavity / ear canals slice by slice
+        head[:, :, k] = ndimage.binary_fill_holes(head[:, :, k])
+    head = ndimage.binary_fill_holes(head)
+    lab, n = ndimage.label(head)
+    head = lab == np.argmax(np.bincount(lab.ravel())[1:]) + 1
+    brain = np.asarray(nifti(wheels, BRAIN).dataobj) > 0.5
+    # rasterise the pial vertices into the grid (cortex must be inside the inner skull)
+    ijk = np.round(apply(np.linalg.inv(aff), pial_mni152)).astype(int)
+    ijk = np.clip(ijk, 0, np.array(vol.shape) - 1)
+    cortex_pts = np.zeros(vol.shape, bool)
+    cortex_pts[tuple(ijk.T)] = True
+    dist_to_cortex = ndimage.distance_transform_edt(~cortex_pts, sampling=vs)
+    dist_to_brain = ndimage.distance_transform_edt(~brain, sampling=vs)
+    inner = (dist_to_brain <= BRAIN_DILATE_MM) | (dist_to_cortex <= CORTEX_MARGIN_MM + 2.0)
+    inner = ndimage.binary_closing(np.pad(inner, 6), structure=ball(5))[6:-6, 6:-6, 6:-6]
+    inner = ndimage.binary_fill_holes(inner)
+    depth_in_head = ndimage.distance_transform_edt(head, sampling=vs)
+    inner &= depth_in_head > SCALP_MIN_MM + 2.0
+    dist_to_inner = ndimage.distance_transform_edt(~inner, sampling=vs)
+    outer = (dist_to_inner <= SKULL_MM) & (depth_in_head > SCALP_MIN_MM)
+    return aff, head, outer, inner
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--wheels", help="folder with (or for) the downloaded wheels (default: a temp folder)")
+    ap.add_argument("--out", default=str(HERE), help="output folder (default: this folder)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheels = fetch_wheels(args.wheels or tmp)
+        cortex, sulc, pial = cortex_midthickness(wheels)
+        aff, head, outer, inner = build_masks(wheels, pial)
+        fid = read_fif_fiducials(member(wheels, FIDUCIALS))
+        montage = {}
+        for line in member(wheels, MONTAGE_1005).decode().splitlines()[1:]:
+            parts = line.split()
+            if len(parts) == 4:
+                montage[parts[0]] = np.array(parts[1:], dtype=float) * 1e3
+    stats = {}
+    for variant, edges in EDGES.items():
+        surfs = [mesh_from_mask(m, aff, e, name=n, source=f"template {variant}")
+                 for m, e, n in zip((head, outer, inner), edges, ("scalp", "skull_outer", "skull_inner"))]
+        for s in surfs:
+            write_gifti_surface(out / f"{variant}_{s.name}.gii", s)
+        stats[variant] = {s.name: {"triangles": s.n_triangles, "vertices": s.n_vertices,
+                                   "mean_edge_mm": round(s.mean_edge_length, 2)} for s in surfs}
+        w = winding_numbers(surfs[2].vertices, surfs[2].triangles, cortex.vertices)
+        stats[variant]["cortex_inside_inner_skull_fraction"] = float(np.mean(w > 0.5))
+        if variant == "mni152":
+            scalp = surfs[0]
+    write_gifti_surface(out / "mni152_cortex.gii", cortex, scalars=sulc)
+    raw = {"nasion": fid["nasion"], "lpa": fid["lpa"], "rpa": fid["rpa"], "inion": montage["Iz"]}
+    raw152 = {k: apply(MNI305_TO_MNI152, v[None])[0] for k, v in raw.items()}
+    snapped = {k: closest_point_on_surface(scalp, v[None])[0] for k, v in raw152.items()}
+    info = {
+        "description": "Landmarks of the tmsfield MNI152 template head (mm, MNI152 NLin6 Asym space)",
+        "landmarks_mm": {k: np.round(v, 3).tolist() for k, v in snapped.items()},
+        "landmarks_source_mni152_mm": {k: np.round(v, 3).tolist() for k, v in raw152.items()},
+        "snap_distance_mm": {k: round(float(np.linalg.norm(snapped[k] - raw152[k])), 2) for k in snapped},
+        "provenance": "nasion/lpa/rpa: mne fsaverage-fiducials.fif; inion: Iz of mne fsaverage_1005 montage; "
+                      "MNI305->MNI152 by the FreeSurfer linear matrix; snapped to the template scalp",
+        "cortex_curvature": "fsaverage5 sulc (nilearn), positive in sulci",
+        "wheels": WHEELS,
+        "stats": stats,
+    }
+    with open(out / "mni152_landmarks.json", "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+    print(json.dumps(info, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
