@@ -293,7 +293,8 @@ class ScalpGeometry:
         return np.einsum("ij,ij->i", p - self._v[idx], self._vn[idx])
 
     def smoothed_normals(self, points, radius_mm=10.0):
-        """Outward scalp normals averaged (area-weighted) over vertices within ``radius_mm``.
+        """Outward scalp normals averaged over vertices within ``radius_mm``, weighted by vertex area times the
+        smooth kernel (1 − d²/radius²)², so the normal varies continuously with the point.
 
         Returns
         -------
@@ -307,7 +308,9 @@ class ScalpGeometry:
                 _, j = self._tree.query(p[i])
                 ids = [j]
             ids = np.asarray(ids)
-            n = (self._vn[ids] * self._va[ids, None]).sum(axis=0)
+            d2 = np.sum((self._v[ids] - p[i]) ** 2, axis=1) / float(radius_mm) ** 2
+            w = self._va[ids] * np.clip(1.0 - d2, 0.0, None) ** 2 + 1e-12   # smooth compact kernel: no jumps
+            n = (self._vn[ids] * w[:, None]).sum(axis=0)
             out[i] = n / np.linalg.norm(n)
         return out
 
