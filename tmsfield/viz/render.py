@@ -238,6 +238,8 @@ class SceneRenderer:
 
     def screenshot(self, filename=None):
         """Render and return the image (H, W, 3) uint8; also write it when ``filename`` is given."""
+        if self.plotter.ren_win is not None:
+            self.plotter.ren_win.Render()   # pyvista's render() is a no-op before the first show()
         img = self.plotter.screenshot(return_img=True)
         if filename is not None:
             write_png(filename, img)
