@@ -22,7 +22,7 @@ from ..kernels import bem as _k
 __all__ = ["FarField", "choose_far_field", "FMM_THRESHOLD"]
 
 #: number of sources × targets above which ``fmm="auto"`` uses the FMM
-FMM_THRESHOLD = 6.0e7
+FMM_THRESHOLD = 2.0e9
 
 
 @lru_cache(maxsize=1)
