@@ -69,10 +69,8 @@ def _figure8_outline(r_case, wing_offset):
     """Head-facing casing outline (z = 0): union of two circles, counter-clockwise."""
     th0 = np.arccos(min(wing_offset / r_case, 1.0))
     a = np.linspace(th0, 2 * np.pi - th0, 40)                # right lobe, around its far side
-    right = np.column_stack([wing_offset + r_case * np.cos(a - np.pi + np.pi), r_case * np.sin(a), 0 * a])
-    right[:, 0] = wing_offset - r_case * np.cos(a)
-    right[:, 1] = -r_case * np.sin(a)
-    left = right * np.array([-1.0, -1.0, 1.0])
+    right = np.column_stack([wing_offset - r_case * np.cos(a), -r_case * np.sin(a), 0 * a])
+    left = right * np.array([-1.0, -1.0, 1.0])                 # left lobe: the right one turned by 180°
     return np.vstack([right, left])
 
 
@@ -101,6 +99,7 @@ def fig8_70mm(n_filaments=1, wire_height_mm=4.7):
     plane 6.5 mm above the casing surface (z = −6.5 mm: the middle of the three winding layers
     at 4.2 / 6.5 / 8.8 mm of SimNIBS' X-ray based model of the same coil). With
     ``n_filaments > 1`` the wire's 4.7 mm height is split into stacked filaments.
+    Casing outline (approximate): two 48 mm radius lobes around the wing centres.
     Handle along +y. ``max_didt_a_per_us`` = 100 A/µs is APPROXIMATE (order of magnitude of a
     Magstim Rapid² at 100 % with this coil, not from a datasheet: replace it by your device's
     measured value).
@@ -121,7 +120,7 @@ def round_90mm(n_filaments=1, wire_height_mm=4.0):
 
     Geometry: one flat spiral of 10 turns from 70 mm to 110 mm winding diameter (mean 90 mm),
     winding plane 6 mm above the casing (z = −6 mm), leads as a 1 mm twin line along +y (the
-    handle). Dimensions are APPROXIMATE (a generic 90 mm round coil, not a manufacturer
+    handle), casing outline a 60 mm radius circle. Dimensions are APPROXIMATE (a generic 90 mm round coil, not a manufacturer
     drawing). ``max_didt_a_per_us`` is unknown (None).
     """
     spiral = _spiral((0.0, 0.0), 35.0, 55.0, 10, -6.0, ccw=True, angle0=np.pi / 2)
@@ -155,7 +154,7 @@ def butterfly_b65(n_filaments=1, wire_height_mm=4.0):
     x = 0 to ±84 mm). The turn count is chosen so that |A| 20 mm under the centre is within
     about 10 % of that model (checked in the tests). The current runs the other way round than in
     ``fig8_70mm`` (A along +y under the centre), matching the sign of the Drakaki et al. model
-    for a positive current. Handle along +y. ``max_didt_a_per_us`` =
+    for a positive current. Casing outline (approximate): two 47 mm radius lobes. Handle along +y. ``max_didt_a_per_us`` =
     148 A/µs: the dIdtmax of the MCF-B65 on a MagPro X100 in the same Drakaki et al. model.
     """
     path = _figure8_path(22.5, 42.5, 7, 43.0, -6.0, tilt_deg=20.0)[::-1].copy()
