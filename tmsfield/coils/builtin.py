@@ -15,6 +15,8 @@ there, as in a real figure-8), the leads are a 1 mm twin line whose fields nearl
 and Kirchhoff's law holds at every node.
 """
 
+import inspect
+
 import numpy as np
 
 from .coil import Coil
@@ -111,7 +113,7 @@ def fig8_70mm(n_filaments=1, wire_height_mm=4.7):
         handle_direction=[0.0, 1.0, 0.0],
         casing_outline_mm=_figure8_outline(48.0, 44.0),
         max_didt_a_per_us=100.0,
-        description=fig8_70mm.__doc__.strip(),
+        description=inspect.cleandoc(fig8_70mm.__doc__),
     )
 
 
@@ -139,7 +141,7 @@ def round_90mm(n_filaments=1, wire_height_mm=4.0):
         handle_direction=[0.0, 1.0, 0.0],
         casing_outline_mm=_circle_outline(60.0),
         max_didt_a_per_us=None,
-        description=round_90mm.__doc__.strip(),
+        description=inspect.cleandoc(round_90mm.__doc__),
     )
 
 
@@ -164,7 +166,7 @@ def butterfly_b65(n_filaments=1, wire_height_mm=4.0):
         handle_direction=[0.0, 1.0, 0.0],
         casing_outline_mm=_figure8_outline(47.0, 43.0),
         max_didt_a_per_us=148.0,
-        description=butterfly_b65.__doc__.strip(),
+        description=inspect.cleandoc(butterfly_b65.__doc__),
     )
 
 
