@@ -156,3 +156,20 @@ def test_exports_open_in_their_readers(tmp_path, state, head):
     assert not list(tmp_path.glob(".*")), "temporary files left behind"
     with pytest.raises(InputError, match="does not exist"):
         export_gifti(tmp_path / "missing" / "e.func.gii", scene)
+
+
+def test_cli_view_without_display_or_input_is_a_clear_error(tmp_path, head, monkeypatch, capsys):
+    from tmsfield.cli.main import main
+
+    install_fakes(monkeypatch, head)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["view"]) == 2
+    assert "placement result" in capsys.readouterr().err
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(result_dict(head, pose_over(PEAK_DIR))))
+    import tmsfield
+
+    monkeypatch.setattr(tmsfield, "EFieldSolver", SphereSolver, raising=False)
+    assert main(["view", str(path)]) == 2
+    assert "--web" in capsys.readouterr().err

@@ -133,6 +133,11 @@ class ViewerState:
         self._field = {}
         if isinstance(info, dict):
             info = SceneInfo(**info)
+        info = info or SceneInfo(coil_name=getattr(coil, "name", None))
+        if info.didt_a_per_us is None:   # the field is shown at this dI/dt, not per A/us
+            from dataclasses import replace
+
+            info = replace(info, didt_a_per_us=self.didt)
         e0 = self.current_efield()
         self.initial_pose = self.pose.copy()
         self.scene = scene_from_head(head, e0, coil=coil, pose=self.pose, target_mm=target_mm, quantity=quantity,
@@ -284,7 +289,7 @@ class ViewerState:
         dose.setdefault("warnings", [])
         res["dose"] = dose
         res.setdefault("settings", {})
-        res.setdefault("handle_angle_deg", None)
+        res["handle_angle_deg"] = _handle_angle_fallback(self.pose, self.coil)
         try:
             from ..targets.geometry import ScalpGeometry
             from ..targets.placement import handle_angle_of_pose
@@ -306,6 +311,21 @@ class ViewerState:
         from .export import export_pose_json
 
         return export_pose_json(path, self.to_result())
+
+
+def _handle_angle_fallback(pose, coil):
+    """Handle angle (deg) from the posterior direction, positive laterally (as tmsfield.targets, RAS axes)."""
+    m = np.asarray(pose, float)
+    n = -m[:3, 2]
+    post = np.array([0.0, -1.0, 0.0]) - (-n[1]) * n
+    if np.linalg.norm(post) < 1e-6:
+        post = np.array([0.0, 0.0, 1.0]) - n[2] * n
+    post /= np.linalg.norm(post)
+    lat = np.array([np.sign(m[0, 3]) or 1.0, 0.0, 0.0])
+    lat = lat - (lat @ n) * n - (lat @ post) * post
+    lat = lat / np.linalg.norm(lat) if np.linalg.norm(lat) > 1e-9 else np.cross(n, post)
+    d = m[:3, :3] @ np.asarray(getattr(coil, "handle_direction", (0.0, 1.0, 0.0)), float)
+    return float(np.degrees(np.arctan2(d @ lat, d @ post)))
 
 
 class LiveViewer:

@@ -189,12 +189,17 @@ class SceneRenderer:
             return
         fs = self._font(16)
         actors = {}
-        for key, pos in (("left", (0.01, 0.48)), ("right", (0.955, 0.48)), ("top", (0.49, 0.93)),
-                         ("bottom", (0.49, 0.015))):
+        for key, pos in (("left", (0.01, 0.48)), ("right", (0.99, 0.48)), ("top", (0.5, 0.93)),
+                         ("bottom", (0.5, 0.015))):
             if key == "right" and k == 0 and self.scalar_bar is not None:
-                pos = (0.955, 0.08)
+                pos = (0.99, 0.08)
             actors[key] = p.add_text(letters[key], position=pos, viewport=True, font_size=fs,
                                      color=pv.Color("darkred"), render=False)
+            prop = actors[key].GetTextProperty()
+            if key == "right":
+                prop.SetJustificationToRight()
+            elif key in ("top", "bottom"):
+                prop.SetJustificationToCentered()
         self.letter_actors[k] = actors
 
     def _coil_axis_focus(self):

@@ -1,0 +1,61 @@
+"""``tmsfield view``: move and turn the coil over the scalp with the E-field updating live."""
+
+__all__ = ["register"]
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "view", help="interactive placement preview (window, or --web for a browser)",
+        description="Open a placement result (or a head and a target) in a 3-D window: arrow keys move the coil "
+                    "5 mm, [ and ] turn it 5 degrees, o snaps to the optimised placement, k saves the pose as "
+                    "result JSON. Without a display use --web and open the printed address.")
+    p.add_argument("result", nargs="?", help="placement result JSON written by `tmsfield target`")
+    p.add_argument("--head", default=None, help="head name or folder (default: the result's head, else mni152)")
+    p.add_argument("--coil", default=None, help="coil name or file (default: the result's coil, else fig8_70mm)")
+    p.add_argument("--target", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
+                   help="target on the cortex in head coordinates, mm (without a result)")
+    p.add_argument("--didt", type=float, default=None, help="dI/dt in A/us (default: the result's dose, else 1)")
+    p.add_argument("--quantity", choices=("magnitude", "normal"), default=None)
+    p.add_argument("--clim", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                   help="fixed colour range in V/m")
+    p.add_argument("--save", default=None, help="where the save key/button writes the pose JSON")
+    p.add_argument("--web", action="store_true", help="serve the viewer to a browser through trame")
+    p.add_argument("--host", default="127.0.0.1", help="interface for --web (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8080, help="port for --web (default 8080)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import tmsfield
+
+    from ..errors import InputError
+    from ..viz.interactive import LiveViewer, state_from_inputs
+    from ..viz.offscreen import check_rendering, configure_offscreen, has_display
+
+    if args.result is None and args.target is None:
+        raise InputError("give a placement result JSON, or --target X Y Z (mm) with --head/--coil")
+    options = {}
+    if args.quantity:
+        options["quantity"] = args.quantity
+    if args.clim:
+        options["clim"] = tuple(args.clim)
+    head = tmsfield.load_head(args.head) if args.head else None
+    coil = tmsfield.load_coil(args.coil) if args.coil else None
+    if args.result is None:
+        head = head or tmsfield.load_head("mni152")
+        coil = coil or tmsfield.load_coil("fig8_70mm")
+    if args.web or not has_display():
+        configure_offscreen()
+    check_rendering()
+    state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target,
+                                            didt=args.didt, **options)
+    save_path = args.save or save_default
+    if args.web:
+        from ..viz.web import serve_web
+
+        return serve_web(state, host=args.host, port=args.port, save_path=save_path)
+    if not has_display():
+        raise InputError("no display for a window here (DISPLAY is not set): run `tmsfield view --web ...` and open "
+                         "the printed address in a browser, or `tmsfield render` for images")
+    LiveViewer(state, save_path=save_path).show()
+    return 0
