@@ -15,8 +15,11 @@ Sources (see README.md for licences):
 * outer skull: inner skull grown by a 6 mm skull, kept ≥ 4 mm inside the scalp (a typical scalp);
 * cortex: fsaverage5 pial + white (nilearn) → mid-thickness, both hemispheres, with ``sulc``;
   fsaverage is in MNI305 space, mapped to MNI152 with FreeSurfer's linear MNI305→MNI152 matrix;
-* landmarks: nasion, LPA, RPA from mne's ``fsaverage-fiducials.fif`` and the inion (``Iz``) of
-  mne's ``fsaverage_1005`` montage, mapped MNI305 → MNI152 and snapped to the scalp.
+* landmarks: nasion (Nz), inion (Iz), LPA, RPA of the FieldTrip ``standard_1020.elc`` electrode
+  template (Oostenveld & Praamstra 2001, Clin Neurophysiol 112:713; positions fitted on the
+  MNI-registered Colin27 head), shipped in the mne wheel as ``colin27_1020.elc``; MNI coordinates in
+  mm, snapped to this template's scalp. With these landmarks the 10-10 positions computed here agree
+  with that template's positions to ~2.5 mm (median).
 """
 
 import argparse
@@ -36,7 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 from tmsfield.head.eeg import closest_point_on_surface  # noqa: E402
 from tmsfield.head.io_surface import write_gifti_surface  # noqa: E402
 from tmsfield.head.loaders import MNI305_TO_MNI152  # noqa: E402
-from tmsfield.head.mesh_tools import winding_numbers  # noqa: E402
+from tmsfield.solver.mesh_check import check_nested, winding_number  # noqa: E402
 from tmsfield.head.surface import Surface  # noqa: E402
 from tmsfield.head.volume import mesh_from_mask  # noqa: E402
 
@@ -44,8 +47,7 @@ WHEELS = {"nimare": "0.22.1", "nilearn": "0.14.1", "mne": "1.13.2"}
 T1 = "nimare/resources/templates/tpl-MNI152NLin6Asym_res-01_T1w.nii.gz"
 BRAIN = "nimare/resources/templates/tpl-MNI152NLin6Asym_res-01_desc-brain_mask.nii.gz"
 FS5 = "nilearn/datasets/data/fsaverage5/{kind}_{hemi}.gii.gz"
-FIDUCIALS = "mne/data/fsaverage/fsaverage-fiducials.fif"
-MONTAGE_1005 = "mne/channels/data/montages/fsaverage_1005.tsv"
+ELECTRODES = "mne/channels/data/montages/colin27_1020.elc"
 
 #: target mean edge lengths (mm): scalp, skull_outer, skull_inner
 EDGES = {"mni152": (7.0, 5.5, 3.5), "mni152_coarse": (10.0, 7.0, 5.0)}
@@ -94,17 +96,17 @@ def apply(m, p):
     return np.asarray(p, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
 
 
-def read_fif_fiducials(raw):
-    """Digitisation points (kind, ident, r in m) of a tiny FIF file (big-endian tag stream)."""
-    pts, pos = {}, 0
-    while pos + 16 <= len(raw):
-        kind, _typ, size, _next = np.frombuffer(raw[pos:pos + 16], ">i4")
-        data = raw[pos + 16:pos + 16 + size]
-        if kind == 213:  # FIFF_DIG_POINT: int kind, int ident, float r[3]
-            ident = int(np.frombuffer(data[4:8], ">i4")[0])
-            pts[{1: "lpa", 2: "nasion", 3: "rpa"}[ident]] = np.frombuffer(data[8:20], ">f4").astype(float) * 1e3
-        pos += 16 + size
-    return pts
+def read_elc(text):
+    """Labels -> (3,) mm of an ASA ``.elc`` electrode file (``Positions`` block, then ``Labels``)."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    n = int(next(ln.split("=")[1] for ln in lines if ln.startswith("NumberPositions")))
+    i = lines.index("Positions") + 1
+    pos = [np.array(ln.split(), dtype=float) for ln in lines[i:i + n]]
+    j = lines.index("Labels") + 1
+    labels = lines[j].split() if len(lines[j].split()) > 1 else lines[j:j + n]
+    unit = next((ln.split()[1] for ln in lines if ln.startswith("UnitPosition")), "mm")
+    scale = {"mm": 1.0, "cm": 10.0, "m": 1000.0}[unit]
+    return {lab: p * scale for lab, p in zip(labels, pos)}
 
 
 def cortex_midthickness(wheels):
@@ -131,9 +133,12 @@ def cortex_midthickness(wheels):
 def build_masks(wheels, pial_mni152):
     from scipy import ndimage
     t1 = nifti(wheels, T1)
-    aff = t1.affine
-    vol = np.asarray(t1.dataobj, dtype=np.float32)
-    vs = np.linalg.norm(aff[:3, :3], axis=0)
+    vs = np.linalg.norm(t1.affine[:3, :3], axis=0)
+    # pad with air so that the neck cut at the bottom of the field of view counts as outside the head
+    pad = 12
+    vol = np.pad(np.asarray(t1.dataobj, dtype=np.float32), pad)
+    aff = t1.affine.copy()
+    aff[:3, 3] -= aff[:3, :3] @ np.full(3, pad)
     ball = lambda r: (np.sum((np.indices((2 * r + 1,) * 3) - r) ** 2, axis=0) <= r * r)  # noqa: E731
     # head: T1 above the air level (air ≈ 300-400, dark skull ≈ 700-900 is enclosed and filled)
     head = vol > 1200.0
@@ -143,7 +148,7 @@ def build_masks(wheels, pial_mni152):
     head = ndimage.binary_fill_holes(head)
     lab, n = ndimage.label(head)
     head = lab == np.argmax(np.bincount(lab.ravel())[1:]) + 1
-    brain = np.asarray(nifti(wheels, BRAIN).dataobj) > 0.5
+    brain = np.pad(np.asarray(nifti(wheels, BRAIN).dataobj) > 0.5, pad)
     # rasterise the pial vertices into the grid (cortex must be inside the inner skull)
     ijk = np.round(apply(np.linalg.inv(aff), pial_mni152)).astype(int)
     ijk = np.clip(ijk, 0, np.array(vol.shape) - 1)
@@ -171,12 +176,7 @@ def main(argv=None):
         wheels = fetch_wheels(args.wheels or tmp)
         cortex, sulc, pial = cortex_midthickness(wheels)
         aff, head, outer, inner = build_masks(wheels, pial)
-        fid = read_fif_fiducials(member(wheels, FIDUCIALS))
-        montage = {}
-        for line in member(wheels, MONTAGE_1005).decode().splitlines()[1:]:
-            parts = line.split()
-            if len(parts) == 4:
-                montage[parts[0]] = np.array(parts[1:], dtype=float) * 1e3
+        electrodes = read_elc(member(wheels, ELECTRODES).decode())
     stats = {}
     for variant, edges in EDGES.items():
         surfs = [mesh_from_mask(m, aff, e, name=n, source=f"template {variant}")
@@ -185,21 +185,22 @@ def main(argv=None):
             write_gifti_surface(out / f"{variant}_{s.name}.gii", s)
         stats[variant] = {s.name: {"triangles": s.n_triangles, "vertices": s.n_vertices,
                                    "mean_edge_mm": round(s.mean_edge_length, 2)} for s in surfs}
-        w = winding_numbers(surfs[2].vertices, surfs[2].triangles, cortex.vertices)
+        w = winding_number(surfs[2], cortex.vertices)
+        check_nested(surfs, repair_orientation=False)
         stats[variant]["cortex_inside_inner_skull_fraction"] = float(np.mean(w > 0.5))
         if variant == "mni152":
             scalp = surfs[0]
     write_gifti_surface(out / "mni152_cortex.gii", cortex, scalars=sulc)
-    raw = {"nasion": fid["nasion"], "lpa": fid["lpa"], "rpa": fid["rpa"], "inion": montage["Iz"]}
-    raw152 = {k: apply(MNI305_TO_MNI152, v[None])[0] for k, v in raw.items()}
+    raw152 = {"nasion": electrodes["Nz"], "inion": electrodes["Iz"], "lpa": electrodes["LPA"],
+              "rpa": electrodes["RPA"]}
     snapped = {k: closest_point_on_surface(scalp, v[None])[0] for k, v in raw152.items()}
     info = {
         "description": "Landmarks of the tmsfield MNI152 template head (mm, MNI152 NLin6 Asym space)",
         "landmarks_mm": {k: np.round(v, 3).tolist() for k, v in snapped.items()},
         "landmarks_source_mni152_mm": {k: np.round(v, 3).tolist() for k, v in raw152.items()},
         "snap_distance_mm": {k: round(float(np.linalg.norm(snapped[k] - raw152[k])), 2) for k in snapped},
-        "provenance": "nasion/lpa/rpa: mne fsaverage-fiducials.fif; inion: Iz of mne fsaverage_1005 montage; "
-                      "MNI305->MNI152 by the FreeSurfer linear matrix; snapped to the template scalp",
+        "provenance": "Nz, Iz, LPA, RPA of the FieldTrip standard_1020.elc template (Oostenveld & Praamstra 2001; "
+                      "Colin27 MNI head), file colin27_1020.elc of the mne wheel; snapped to the template scalp",
         "cortex_curvature": "fsaverage5 sulc (nilearn), positive in sulci",
         "wheels": WHEELS,
         "stats": stats,

@@ -6,7 +6,6 @@ These are the loaders' own repair steps; the authoritative BEM check is
 """
 
 import numpy as np
-from scipy import sparse
 
 from ..errors import HeadFileError, MeshError
 
@@ -69,6 +68,7 @@ def largest_component(vertices, triangles):
     >>> largest_component(v, np.array([[0, 1, 2], [3, 4, 5]]))[1].shape
     (1, 3)
     """
+    from scipy import sparse
     from scipy.sparse.csgraph import connected_components
     t = np.asarray(triangles)
     n = len(vertices)
@@ -83,6 +83,7 @@ def largest_component(vertices, triangles):
 
 
 def _umbrella(vertices, triangles):
+    from scipy import sparse
     n = len(vertices)
     e = _directed_edges(np.asarray(triangles))
     e = np.unique(np.sort(e, axis=1), axis=0)

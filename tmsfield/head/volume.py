@@ -11,7 +11,6 @@ relaxation → outward orientation.
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import HeadFileError, InputError, MeshError
 from .mesh_tools import (boundary_edge_count, largest_component, remove_degenerate, signed_volume,
@@ -87,6 +86,7 @@ def mesh_from_mask(mask, affine, edge_length_mm=3.0, name="surface", smooth_iter
     >>> bool(abs(np.linalg.norm(s.vertices - s.vertices.mean(0), axis=1).mean() - 15) < 0.7)
     True
     """
+    from scipy import ndimage
     from skimage.measure import marching_cubes
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
@@ -230,6 +230,7 @@ def surfaces_from_label_volume(volume, tissue_labels="simnibs", edge_length_mm=N
     >>> [s.name for s in b], t
     (['scalp', 'skull_outer', 'skull_inner'], ['scalp', 'skull', 'brain'])
     """
+    from scipy import ndimage
     data, aff, source = _load_label_volume(volume, affine)
     if isinstance(tissue_labels, str):
         if tissue_labels not in LABEL_PRESETS:
