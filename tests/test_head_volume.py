@@ -81,3 +81,14 @@ def test_bad_volumes(tmp_path):
     garbage.write_bytes(b"not a nifti")
     with pytest.raises(HeadFileError, match="garbage.nii.gz"):
         load_head(garbage)
+
+
+def test_head_cut_by_the_field_of_view_is_closed_and_nested():
+    """A head whose lower part is cut by the volume edge (neck) still gives closed nested surfaces."""
+    g = np.indices((60, 60, 50)).astype(float)
+    c = np.array([29.5, 29.5, 12.0])            # centre low: the balls stick out of the bottom slice
+    r = np.sqrt(((g - c[:, None, None, None]) ** 2).sum(0)) * 2.0
+    lab = np.select([r < 40, r < 48, r < 56], [1, 4, 5], 0).astype(np.int16)
+    b, _ = surfaces_from_label_volume(lab, affine=np.diag([2.0, 2.0, 2.0, 1.0]), edge_length_mm=4.0)
+    run_bem_mesh_check(b, "cut volume")
+    assert b[0].vertices[:, 2].min() < 0.0      # closed a little below the first slice

@@ -232,6 +232,12 @@ def surfaces_from_label_volume(volume, tissue_labels="simnibs", edge_length_mm=N
     """
     from scipy import ndimage
     data, aff, source = _load_label_volume(volume, affine)
+    # pad with background so that a head cut by the field of view (e.g. at the neck) is closed there and
+    # distances to the volume edge count as distances to the outside
+    pad = 3
+    data = np.pad(data, pad)
+    aff = aff.copy()
+    aff[:3, 3] -= aff[:3, :3] @ np.full(3, float(pad))
     if isinstance(tissue_labels, str):
         if tissue_labels not in LABEL_PRESETS:
             raise InputError(f"unknown label preset {tissue_labels!r}; use one of {sorted(LABEL_PRESETS)} or a dict "
