@@ -157,3 +157,27 @@ def test_holes_flips_nesting_and_landmarks_are_refused():
         Head.from_surfaces([scalp, brain], landmarks=lm)
     with pytest.raises(InputError, match="unknown landmark"):
         Head.from_surfaces([scalp, brain], landmarks={"nose": [0, 95, 0]})
+
+
+def test_freesurfer_subject_cortex_is_mid_thickness_with_sulc(tmp_path):
+    seed, rng = _rng()
+    subj = tmp_path / "bert"
+    _write_bem_folder(subj, [95, 90, 85])
+    (subj / "surf").mkdir()
+    for hemi, dx in (("lh", -30.0), ("rh", 30.0)):
+        r_white, r_pial = rng.uniform(30, 35), rng.uniform(37, 42)
+        for kind, r in (("white", r_white), ("pial", r_pial)):
+            s = icosphere(r, 2, center_mm=(dx, 0, 0))
+            nib.freesurfer.write_geometry(str(subj / "surf" / f"{hemi}.{kind}"), s.vertices,
+                                          s.triangles.astype(np.int32))
+        nib.freesurfer.write_morph_data(str(subj / "surf" / f"{hemi}.sulc"), np.full(162, 1.0 if hemi == "lh" else -1.0,
+                                                                                    dtype=np.float32))
+        mid = np.linalg.norm(icosphere(1.0, 2).vertices, axis=1) * (r_white + r_pial) / 2
+        if hemi == "lh":
+            expect_lh = mid
+    head = load_head(subj, landmarks={"nasion": [0, 95, 0], "inion": [0, -95, 0], "lpa": [-95, 0, 0],
+                                      "rpa": [95, 0, 0]})
+    assert head.cortex.n_vertices == 324, seed
+    np.testing.assert_allclose(np.linalg.norm(head.cortex.vertices[:162] - [-30, 0, 0], axis=1), expect_lh,
+                               rtol=1e-5, err_msg=str(seed))
+    assert np.array_equal(head.cortex_curvature, np.r_[np.ones(162), -np.ones(162)])

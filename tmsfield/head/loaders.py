@@ -1,6 +1,7 @@
 """``load_head``: one entry point for templates, FreeSurfer/MNE subject folders, folders of GIFTI /
 FreeSurfer surfaces, SimNIBS/gmsh ``.msh`` meshes and NIfTI/MGZ label volumes."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,9 @@ def _fs_cortex(folder):
     verts, tris, sulc, off, cras = [], [], [], 0, None
     for h in ("lh", "rh"):
         try:
-            pv, pt, meta = fs.read_geometry(str(surf / f"{h}.pial"), read_metadata=True)
+            with warnings.catch_warnings():     # files without volume info are fine (no c_ras then)
+                warnings.simplefilter("ignore", UserWarning)
+                pv, pt, meta = fs.read_geometry(str(surf / f"{h}.pial"), read_metadata=True)
             wv, wt = fs.read_geometry(str(surf / f"{h}.white"))
         except Exception as exc:
             raise HeadFileError(f"{surf}/{h}.pial or {h}.white unreadable ({exc})") from None
