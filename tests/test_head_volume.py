@@ -96,3 +96,16 @@ def test_head_cut_by_the_field_of_view_is_closed_and_nested():
     b, _ = surfaces_from_label_volume(lab, affine=np.diag([2.0, 2.0, 2.0, 1.0]), edge_length_mm=4.0)
     run_bem_mesh_check(b, "cut volume")
     assert b[0].vertices[:, 2].min() < 0.0      # closed a little below the first slice
+
+
+def test_aseg_preset_gives_one_brain_surface(tmp_path):
+    g = np.indices((50, 50, 50)) - 24.5
+    r = np.sqrt((g ** 2).sum(0)) * 2.0
+    lab = np.select([r < 20, r < 40], [4, 3], 0).astype(np.int32)   # ventricle inside cortex-like labels
+    p = tmp_path / "aseg.mgz"
+    nib.save(nib.MGHImage(lab, np.diag([2.0, 2.0, 2.0, 1.0])), str(p))
+    b, t = surfaces_from_label_volume(p, "aseg", edge_length_mm=4.0)
+    assert t == ["brain"] and [s.name for s in b] == ["brain"]
+    assert abs(np.linalg.norm(b[0].vertices - b[0].vertices.mean(0), axis=1).mean() - 40.0) < 1.0
+    with pytest.raises(Exception, match="scalp"):
+        load_head(p, tissue_labels="aseg")

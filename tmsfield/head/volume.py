@@ -200,7 +200,9 @@ def surfaces_from_label_volume(volume, tissue_labels="simnibs", edge_length_mm=N
         NIfTI / MGZ label file (SimNIBS ``final_tissues.nii.gz``, a FreeSurfer ``aseg.mgz`` with a
         user mapping ...) or an array with ``affine``.
     tissue_labels : str or dict
-        Preset name (:data:`LABEL_PRESETS`: ``"simnibs"`` three layers, ``"simnibs5"`` five) or an
+        Preset name (:data:`LABEL_PRESETS`: ``"simnibs"`` three layers, ``"simnibs5"`` five; ``"aseg"``:
+        FreeSurfer ``aseg.mgz``, all non-zero labels → one ``"brain"`` surface, to combine with a scalp
+        from elsewhere via ``Head.from_surfaces``) or an
         ordered mapping tissue → label values, outside → in, tissue names from
         ``scalp, skull, csf, gm, wm, brain``. Boundary ``k`` encloses tissues ``k..end``.
     edge_length_mm : float or sequence, optional
@@ -238,7 +240,10 @@ def surfaces_from_label_volume(volume, tissue_labels="simnibs", edge_length_mm=N
     data = np.pad(data, pad)
     aff = aff.copy()
     aff[:3, 3] -= aff[:3, :3] @ np.full(3, float(pad))
-    if isinstance(tissue_labels, str):
+    if isinstance(tissue_labels, str) and tissue_labels == "aseg":
+        # FreeSurfer aseg/aparc+aseg: every non-zero label is brain; there is no scalp or skull in it
+        mapping = {"brain": sorted(set(np.unique(data).tolist()) - {0})}
+    elif isinstance(tissue_labels, str):
         if tissue_labels not in LABEL_PRESETS:
             raise InputError(f"unknown label preset {tissue_labels!r}; use one of {sorted(LABEL_PRESETS)} or a dict "
                              f"tissue -> labels (outside → in)")
