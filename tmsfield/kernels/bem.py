@@ -331,3 +331,26 @@ def dipole_potential_direct_multi(targets, sources, dipoles):
                 for q in range(kk):
                     out[i, q] += d[0, q] * sx + d[1, q] * sy + d[2, q] * sz
     return out
+
+
+@njit(cache=True, parallel=True)
+def charge_field_matrix(targets, sources, weights):
+    """Dense one-point field matrix: rows 3i+c, columns j: w_j (t_i − s_j)_c / (4π |t_i − s_j|³).
+
+    targets (N, 3), sources (M, 3), weights (M,) -> (3N, M). Coincident pairs give 0.
+    """
+    n = targets.shape[0]
+    m = sources.shape[0]
+    out = np.empty((3 * n, m))
+    for i in prange(n):
+        tx, ty, tz = targets[i, 0], targets[i, 1], targets[i, 2]
+        for j in range(m):
+            dx = tx - sources[j, 0]
+            dy = ty - sources[j, 1]
+            dz = tz - sources[j, 2]
+            r2 = max(dx * dx + dy * dy + dz * dz, 1e-20)
+            s = weights[j] * _INV4PI / (r2 * math.sqrt(r2))
+            out[3 * i, j] = s * dx
+            out[3 * i + 1, j] = s * dy
+            out[3 * i + 2, j] = s * dz
+    return out
