@@ -56,3 +56,37 @@ def test_missing_and_bad_files(tmp_path):
     trunc.write_bytes(good.read_bytes()[:-200])
     with pytest.raises(HeadFileError, match="t.msh"):
         read_msh_surfaces(trunc)
+
+
+def test_ascii_with_sparse_node_ids_and_other_elements(tmp_path):
+    """Node ids need not be 1..N; lines and tetrahedra are skipped."""
+    text = """$MeshFormat
+2.2 0 8
+$EndMeshFormat
+$Nodes
+5
+10 0 0 0
+20 1 0 0
+30 0 1 0
+40 0 0 1
+50 5 5 5
+$EndNodes
+$Elements
+6
+1 1 2 7 7 10 50
+2 2 2 9 9 10 30 20
+3 2 2 9 9 10 20 40
+4 2 2 9 9 10 40 30
+5 2 2 9 9 20 30 40
+6 4 2 3 3 10 20 30 40
+$EndElements
+"""
+    p = tmp_path / "tet.msh"
+    p.write_text(text)
+    s = read_msh_surfaces(p)[9]
+    assert s.n_vertices == 4 and s.n_triangles == 4
+    assert _signed_volume(s) == pytest.approx(1 / 6)
+    bad = tmp_path / "bad_ref.msh"
+    bad.write_text(text.replace("5 2 2 9 9 20 30 40", "5 2 2 9 9 20 30 99"))
+    with pytest.raises(HeadFileError, match="node 99"):
+        read_msh_surfaces(bad)

@@ -9,8 +9,6 @@ tissue. Tetrahedra and other element types are skipped.
 Format reference: gmsh reference manual, "MSH file format version 2 (legacy)".
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -288,13 +286,7 @@ def write_msh_surfaces(path, surfaces, binary=True):
 
 
 def _atomic_write_bytes(path, payload):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    from .io_surface import atomic_path
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
