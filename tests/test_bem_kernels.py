@@ -69,6 +69,8 @@ def test_numba_kernels_match_numpy_references():
     dm = rng.normal(size=(30, 3, 4))
     assert np.allclose(nb.dipole_potential_direct_multi(pts, cen, dm)[:, 1],
                        ref.dipole_potential_direct(pts, cen, dm[:, :, 1])), seed
+    mat = nb.charge_field_matrix(pts, cen, area)
+    assert np.allclose((mat @ w).reshape(-1, 3), ref.charge_field_direct(pts, cen, area * w)), seed
     pi = rng.integers(0, 40, 100).astype(np.int64)
     pj = rng.integers(0, 30, 100).astype(np.int64)
     assert np.allclose(nb.near_field_corrections(pts, pi, pj, tv, cen, area),
