@@ -125,3 +125,16 @@ def test_fmm_normalisation_and_agreement_with_direct_sum():
     wm = rng.normal(size=(3000, 2))
     c1, c2 = direct.charge_field(tgt, wm), fmm.charge_field(tgt, wm)
     assert np.linalg.norm(c1 - c2) <= 1e-7 * np.linalg.norm(c1), seed
+
+
+def test_dense_matrix_equals_the_matrix_free_operator_and_its_adjoint():
+    from tmsfield.head.sphere_mesh import icosphere
+    from tmsfield.solver.bem import EFieldSolver
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    rng = np.random.default_rng(seed)
+    solver = EFieldSolver([icosphere(95.0, subdivisions=2, name="scalp"), icosphere(85.0, subdivisions=2, name="in")],
+                          [0.465, 0.010])
+    m = solver.dense_matrix()
+    q = rng.normal(size=solver.n_triangles)
+    assert np.allclose(m @ q, solver._matvec(q), rtol=0, atol=1e-6 * np.abs(m @ q).max()), seed
+    assert np.allclose(m.T @ q, solver._rmatvec(q), rtol=0, atol=1e-6 * np.abs(m.T @ q).max()), seed

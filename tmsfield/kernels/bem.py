@@ -354,3 +354,23 @@ def charge_field_matrix(targets, sources, weights):
             out[3 * i + 1, j] = s * dy
             out[3 * i + 2, j] = s * dz
     return out
+
+
+@njit(cache=True, parallel=True)
+def normal_field_matrix_f32(centroids, normals, areas):
+    """Dense one-point normal operator in float32: a_j n_i·(c_i − c_j)/(4π|c_i − c_j|³), 0 on the diagonal.
+
+    centroids (T, 3), normals (T, 3), areas (T,) -> (T, T) float32 (no (T, T, 3) temporaries).
+    """
+    n = centroids.shape[0]
+    out = np.empty((n, n), dtype=np.float32)
+    for i in prange(n):
+        cx, cy, cz = centroids[i, 0], centroids[i, 1], centroids[i, 2]
+        nx, ny, nz = normals[i, 0], normals[i, 1], normals[i, 2]
+        for j in range(n):
+            dx = cx - centroids[j, 0]
+            dy = cy - centroids[j, 1]
+            dz = cz - centroids[j, 2]
+            r2 = max(dx * dx + dy * dy + dz * dz, 1e-20)
+            out[i, j] = areas[j] * _INV4PI * (nx * dx + ny * dy + nz * dz) / (r2 * math.sqrt(r2))
+    return out

@@ -376,26 +376,27 @@ class EFieldSolver:
         n = self.n_triangles
         return LinearOperator((n, n), matvec=self._rmatvec if adjoint else self._matvec, dtype=np.float64)
 
-    def dense_matrix(self):
-        """The full system matrix M (T × T, float64) — for small meshes and the fast map.
+    def dense_matrix(self, dtype=np.float64):
+        """The full system matrix M (T × T) — for small meshes and the fast map.
 
         Built from the same near/far split as the matrix-free operator (far part by the
-        one-point rule), so ``dense_matrix() @ q`` equals the operator used by GMRES.
+        one-point rule), so ``dense_matrix() @ q`` equals the operator used by GMRES. Memory:
+        T² × 4 bytes (float32) plus, for float64, a second T² × 8 bytes.
         """
-        c = self.centroids
-        d = c[:, None, :] - c[None, :, :]
-        r2 = np.einsum("ijk,ijk->ij", d, d)
-        np.fill_diagonal(r2, 1.0)
-        a = np.einsum("ijk,ik->ij", d, self.normals) / (r2 * np.sqrt(r2))
-        del d, r2
-        a *= self.areas[None, :] / (4 * np.pi)
-        np.fill_diagonal(a, 0.0)
-        a += self._near_op.toarray()
-        m = -2.0 * self.tri_contrast[:, None] * a
-        del a
+        m = _k.normal_field_matrix_f32(self.centroids, self.normals, self.areas)
+        if np.dtype(dtype) != np.float32:
+            m = m.astype(dtype)
+        near = self._near_op.tocoo()
+        np.add.at(m, (near.row, near.col), near.data.astype(m.dtype))
+        m *= (-2.0 * self.tri_contrast).astype(m.dtype)[:, None]
         m[np.diag_indices_from(m)] += 1.0
         o = np.flatnonzero(self._outer)
-        m[np.ix_(o, o)] += self.areas[o][None, :] / self._outer_area
+        if o.size == m.shape[0]:
+            m += (self.areas / self._outer_area).astype(m.dtype)[None, :]
+        else:
+            row = (self.areas[o] / self._outer_area).astype(m.dtype)
+            for i in o:
+                m[i, o] += row
         return m
 
     # ------------------------------------------------------------------ solves

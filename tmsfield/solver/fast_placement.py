@@ -96,7 +96,7 @@ class FastPlacementMap:
         timings = {}
         if n <= dense_limit:
             # float32 LU: relative error ~1e-7 cond(M), far below the 0.5 % budget of the map
-            lu = sla.lu_factor(solver.dense_matrix().astype(np.float32), overwrite_a=True, check_finite=False)
+            lu = sla.lu_factor(solver.dense_matrix(np.float32), overwrite_a=True, check_finite=False)
 
             def solve(rhs, trans=0):
                 return sla.lu_solve(lu, rhs.astype(np.float32), trans=trans, check_finite=False).astype(np.float64)
