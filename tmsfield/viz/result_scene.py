@@ -120,7 +120,7 @@ def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None,
     coil : tmsfield.Coil, optional
         Default ``tmsfield.load_coil(result["coil"]["source"])``.
     solver : object with ``efield_on_cortex(coil, pose, didt)``, optional
-        Default ``tmsfield.EFieldSolver(head)``.
+        Default ``tmsfield.EFieldSolver(head, fast_placements=False)`` (one direct solve).
     efield : array_like (V, 3), optional
         Already computed field (V/m) at the result's dose; skips the solver.
     quantity : {"magnitude", "normal"}, optional
@@ -169,7 +169,10 @@ def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None,
         if solver is None:
             import tmsfield
 
-            solver = tmsfield.EFieldSolver(head)
+            try:   # one placement: a direct solve is cheaper than precomputing the fast placement map
+                solver = tmsfield.EFieldSolver(head, fast_placements=False)
+            except TypeError:
+                solver = tmsfield.EFieldSolver(head)
         efield = solver.efield_on_cortex(coil, pose, 1.0 if didt is None else didt)
     efield = np.asarray(efield, float)
     if efield.shape != (cortex.n_vertices, 3):

@@ -64,13 +64,15 @@ class SceneInfo:
         out = []
         if self.coil_name:
             out.append(f"Coil: {self.coil_name}" + (f"  ({self.method})" if self.method else ""))
-        stim = self.stimulator or "stimulator ?"
+        if self.stimulator:
+            out.append(f"Stimulator: {self.stimulator}")
+        dose = []
         if self.percent_output is not None:
-            stim += f" at {self.percent_output:.0f} % output"
+            dose.append(f"{self.percent_output:.0f} % output")
         if self.didt_a_per_us is not None:
-            stim += f" (dI/dt {self.didt_a_per_us:.0f} A/µs)"
-        if self.stimulator or self.percent_output is not None or self.didt_a_per_us is not None:
-            out.append(f"Stimulator: {stim}")
+            dose.append(f"dI/dt {self.didt_a_per_us:.0f} A/µs")
+        if dose:
+            out.append(", ".join(dose))
         if self.e_target_v_per_m is not None:
             tgt = f" ({self.target_name})" if self.target_name else ""
             out.append(f"{sym} at target{tgt}: {self.e_target_v_per_m:.3g} V/m{per}")
