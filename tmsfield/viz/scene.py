@@ -309,8 +309,19 @@ def coil_polydata(coil, pose):
     # the wires' height above the head (coil frame z < 0): arrows are drawn on top of them
     top_z = min(float(np.min(np.concatenate(windings)[:, 2])) if windings else 0.0, 0.0)
     handle = rot @ np.asarray(getattr(coil, "handle_direction", (0.0, 1.0, 0.0)), float)
-    # both arrows start a little off the coil axis so that, seen down the axis, they do not hide the target
-    handle_arrow = _arrow(centre + (top_z - 4.0) * m[:3, 2] + ARROW_OFFSET_MM * handle, handle, HANDLE_ARROW_MM)
+    # the handle arrow starts at the edge of the coil (casing or windings) on the handle side and points
+    # outward along the handle; the current arrow starts a little off the axis. Seen down the coil axis,
+    # neither hides the target under the centre.
+    h_coil = np.asarray(getattr(coil, "handle_direction", (0.0, 1.0, 0.0)), float)
+    h_coil = h_coil / np.linalg.norm(h_coil)
+    extent = [0.0]
+    if outline is not None and len(outline):
+        extent.append(float(np.max(np.asarray(outline, float) @ h_coil)))
+    if windings:
+        loops = [np.asarray(w) for w in coil.windings]
+        extent.append(float(np.max(np.concatenate(loops) @ h_coil))) if not extent[1:] else None
+    edge = max(extent) + 3.0
+    handle_arrow = _arrow(centre + top_z * m[:3, 2] + edge * handle, handle, HANDLE_ARROW_MM)
     cur = current_direction(coil, m)
     current_arrow = _arrow(centre + 1.0 * m[:3, 2] + ARROW_OFFSET_MM * cur, cur, CURRENT_ARROW_MM, shaft=0.08, tip=0.2)
     return {"coil": coil_pd, "coil_outline": outline_pd, "handle_arrow": handle_arrow, "current_arrow": current_arrow}
