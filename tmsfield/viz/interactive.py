@@ -200,15 +200,19 @@ class ViewerState:
         key = self.pose.tobytes()
         if key not in self._field:
             e = np.asarray(self.solver.efield_on_cortex(self.coil, self.pose, self.didt), float)
-            self._field = {key: e}   # keep only the latest pose
+            self._field = {key: e}   # keep only the latest pose (field and values)
         return self._field[key]
 
     def current_values(self):
         """(V,) plotted quantity (V/m) at the current pose."""
         from .scene import field_values
 
-        s = self.scene
-        return field_values(self.current_efield(), None, np.asarray(s.cortex.point_data["Normals"]), s.quantity)
+        key = ("values", self.pose.tobytes())
+        if key not in self._field:
+            s = self.scene
+            v = field_values(self.current_efield(), None, np.asarray(s.cortex.point_data["Normals"]), s.quantity)
+            self._field[key] = v
+        return self._field[key]
 
     def current_colors(self):
         """(V, 3) uint8 cortex colours at the current pose (fixed colour range)."""

@@ -123,16 +123,17 @@ class SceneRenderer:
     # ------------------------------------------------------------------ building
     def _font(self, base):
         scale = min(self.window_size[0] / self.shape[1] / 640.0, self.window_size[1] / self.shape[0] / 480.0)
-        return max(6, int(round(base * max(scale, 0.55))))
+        return max(6, int(round(base * min(max(scale, 0.55), 1.25))))
 
     def _add_actors(self, first, show_text, show_colorbar):
         p, s = self.plotter, self.scene
-        actor = p.add_mesh(s.cortex, scalars="rgb", rgb=True, smooth_shading=False, interpolation="gouraud", show_scalar_bar=False,
-                           ambient=0.25, diffuse=0.75, specular=0.05, name=None)
+        actor = p.add_mesh(s.cortex, scalars="rgb", rgb=True, smooth_shading=False, interpolation="gouraud",
+                           show_scalar_bar=False, ambient=0.25, diffuse=0.75, specular=0.05)
         self.cortex_actors.append(actor)
         if s.scalp is not None:
+            # only the outer face of the translucent scalp: half the blending work, and the look of a head
             p.add_mesh(s.scalp, color=SCALP_COLOR, opacity=SCALP_OPACITY, smooth_shading=False, interpolation="gouraud",
-                       show_scalar_bar=False)
+                       show_scalar_bar=False, culling="back")
         coil = []
         for mesh, color in ((s.coil, COIL_COLOR), (s.coil_outline, OUTLINE_COLOR),
                             (s.handle_arrow, HANDLE_COLOR), (s.current_arrow, CURRENT_COLOR)):
