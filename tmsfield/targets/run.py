@@ -289,7 +289,8 @@ def run_target(job, cache=None):
                 pos, info = make()
                 pl = coil_pose(geo, coil, pos, handle_angle_deg=job.handle_angle_deg, gap_mm=job.gap_mm,
                                on_scalp=True)
-                val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity)
+                val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
+                                           method="direct" if name == job.method else "fast")
                 heur[name] = {"position_mm": pl.position_mm.tolist(), "scalp_point_mm": pl.scalp_point_mm.tolist(),
                               "pose": pl.pose.tolist(), "handle_angle_deg": pl.handle_angle_deg,
                               "lift_mm": pl.lift_mm, "efield_at_target_v_per_m_per_a_per_us": val,
