@@ -127,7 +127,9 @@ def test_secondary_field_is_curl_free(one_shell, coil):
     rng = np.random.default_rng(seed)
     pose, z = random_pose(rng, 10.0)
     q = one_shell.solve_charges(one_shell.primary_normal_field(coil, pose))
-    centres = z * rng.uniform(30, 78, size=(5, 1)) + rng.normal(size=(5, 3)) * 3
+    # away from the switch between exact and one-point integrals (near_factor × edge ≈ 20 mm from
+    # the boundary), where the finite-difference curl would see the small jump between the two
+    centres = z * rng.uniform(20, 60, size=(5, 1)) + rng.normal(size=(5, 3)) * 3
     h = 0.25
     curl_norm, grad_norm = [], []
     for c in centres:

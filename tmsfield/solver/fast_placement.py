@@ -48,7 +48,10 @@ class FastPlacementMap:
     solver : EFieldSolver
         With cortex points.
     rank : int
-        Number k of singular triplets of G kept (capped at min(T, 3Nc)).
+        Number k of singular triplets of G kept (capped at min(T, 3Nc)). On the template head
+        (mni152_coarse, 15.5k triangles, 20,484 cortex points, Magstim 70 mm figure-8 4 mm off
+        the scalp) the error against the full solve was 1.2-1.3 % at k = 250, 0.64-0.69 % at
+        400 and 0.41-0.47 % at 600 (3 poses); on the three-shell sphere ~0.1 % at 250.
     oversample : int
         Extra random vectors p of the randomized SVD.
     power_iterations : int
@@ -84,8 +87,8 @@ class FastPlacementMap:
     3
     """
 
-    def __init__(self, solver, *, rank=250, oversample=20, power_iterations=1, dense_limit=20000,
-                 range_points=2000, chunk_points=1000, seed=0):
+    def __init__(self, solver, *, rank=600, oversample=20, power_iterations=1, dense_limit=20000,
+                 range_points=4000, chunk_points=1000, seed=0):
         t0 = time.perf_counter()
         self.solver = solver
         pts, near = solver._cortex_eval
