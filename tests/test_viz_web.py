@@ -43,6 +43,22 @@ def _wait_http(url, timeout_s):
     raise TimeoutError(f"{url} did not answer within {timeout_s} s")
 
 
+def _listen_addresses(port):
+    """Local IPv4/IPv6 addresses listening on ``port`` (from /proc/net/tcp*), or None off Linux."""
+    found = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            return None
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.rsplit(":", 1)
+            if state == "0A" and int(p, 16) == port:   # 0A = LISTEN
+                found.append(addr)
+    return found
+
+
 def _scene_pixels(png):
     from PIL import Image
 
@@ -98,7 +114,9 @@ def test_web_viewer_in_headless_chromium(tmp_path):
     browser = None
     try:
         _wait_http(f"http://127.0.0.1:{port}/index.html", 90)
-        # loopback only: the server must not answer on another interface address
+        addrs = _listen_addresses(port)
+        if addrs is not None:   # loopback only: 127.0.0.1 (0100007F), never 0.0.0.0 or ::
+            assert addrs and all(a == "0100007F" for a in addrs), f"server listens on {addrs}, not only 127.0.0.1"
         browser = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
