@@ -173,3 +173,32 @@ def test_cli_view_without_display_or_input_is_a_clear_error(tmp_path, head, monk
     monkeypatch.setattr(tmsfield, "EFieldSolver", SphereSolver, raising=False)
     assert main(["view", str(path)]) == 2
     assert "--web" in capsys.readouterr().err
+
+
+def test_window_keys_drive_the_state(tmp_path, state):
+    """Key bindings of the desktop window (pressed through VTK's interactor, off screen)."""
+    from tmsfield.viz.interactive import ROTATE_STEP_DEG, LiveViewer
+
+    lv = LiveViewer(state, views=["coil_axis"], window_size=(300, 300), off_screen=True,
+                    save_path=tmp_path / "k.json")
+    try:
+        lv.bind_controls()
+        iren = lv.plotter.iren
+        p0 = state.pose.copy()
+
+        def press(sym, code=""):
+            # what pyvista's KeyPressEvent observer does in a window
+            iren.interactor.SetKeySym(sym)
+            iren.key_press_event()
+
+        press("bracketleft", "[")
+        cosang = np.clip(state.pose[:3, 1] @ p0[:3, 1], -1, 1)
+        assert np.degrees(np.arccos(cosang)) == pytest.approx(ROTATE_STEP_DEG, abs=1e-6)
+        press("Up")
+        assert np.linalg.norm(state.pose[:3, 3] - p0[:3, 3]) > 3.0
+        press("o", "o")
+        assert np.allclose(state.pose, p0)
+        press("k", "k")
+        assert json.loads((tmp_path / "k.json").read_text())["method"] == "manual"
+    finally:
+        lv.renderer.close()

@@ -348,6 +348,7 @@ class LiveViewer:
         self.renderer = SceneRenderer(state.scene, list(views), window_size, off_screen=off_screen, check=check)
         self.plotter = self.renderer.plotter
         self.message = None
+        self.sphere_widget = None
 
     def update(self, render=True):
         """Recompute the field for the state's pose and refresh colours, coil and text."""
@@ -362,12 +363,15 @@ class LiveViewer:
             text += "\n" + self.message
         for actor in r.text_actors:
             actor.SetText(2, text)
+        widget = getattr(self, "sphere_widget", None)
+        if widget is not None:   # keep the drag handle on the coil centre
+            widget.SetCenter(*st.pose[:3, 3])
         if render:
             self.plotter.render()
 
     # key and button handlers
     def _do(self, fn):
-        def handler(*_):
+        def handler():   # pyvista key callbacks take no arguments
             fn()
             self.update()
         return handler
@@ -395,10 +399,13 @@ class LiveViewer:
         p.add_text("save pose (k)", position=(45, 105), font_size=8, color="black")
 
         def moved(point, *_):
+            if np.linalg.norm(np.asarray(point, float) - st.pose[:3, 3]) < 0.5:
+                return   # the widget reporting where it already is (e.g. when it is created)
             st.move_to(point)
             self.update()
 
-        p.add_sphere_widget(moved, center=tuple(st.pose[:3, 3]), radius=6.0, color="orange", interaction_event="end")
+        self.sphere_widget = p.add_sphere_widget(moved, center=tuple(st.pose[:3, 3]), radius=6.0, color="orange",
+                                                 interaction_event="end")
 
     def show(self):
         self.bind_controls()
