@@ -11,7 +11,7 @@ from targets_standins import LANDMARKS, R_SCALP, fig8_dipole_coil, sphere_head
 
 @pytest.fixture(scope="module")
 def geo():
-    h = sphere_head(5, 2)
+    h = sphere_head(4, 2)
     return ScalpGeometry(h.scalp, h.landmarks)
 
 

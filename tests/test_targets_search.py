@@ -97,20 +97,23 @@ def _template_solver():
     try:
         head = tmsfield.load_head("mni152")
         from tmsfield.solver.bem import EFieldSolver
-        return head, EFieldSolver(head)
+        return head, EFieldSolver(head, fast_placements=False)
     except Exception as exc:
         pytest.skip(f"template head or BEM solver unavailable: {type(exc).__name__}: {exc}")
 
 
 @pytest.mark.slow
 def test_template_optimised_beats_heuristics():
+    """Template + BEM: the optimised placement's target field beats EEG F3, Beam F3 and the 5.5 cm rule.
+    Uses the inward normal component (one adjoint solve instead of three) to keep the test short."""
     head, solver = _template_solver()
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     cache = SetupCache()
     cache._heads["mni152"] = head
     cache._solvers[("mni152", "bem")] = solver
-    res = run_target(TargetJob(), cache)
+    res = run_target(TargetJob(quantity="normal"), cache)
+    best = res["efield_at_target_v_per_m_per_a_per_us"]
     for name, h in res["heuristics"].items():
-        if "efield_at_target_v_per_m_per_a_per_us" in h:
-            assert res["efield_at_target_v_per_m_per_a_per_us"] >= h["efield_at_target_v_per_m_per_a_per_us"], name
+        assert "error" not in h, h
+        assert best >= h["efield_at_target_v_per_m_per_a_per_us"], (name, best, h)
     assert res["settings"]["search"]["interpolation_rel_error"] <= 5e-3
