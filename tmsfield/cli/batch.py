@@ -166,8 +166,9 @@ def _worker_cache():
     """One SetupCache per worker process (heads/solvers re-used across its rows)."""
     global _WORKER_CACHE
     if _WORKER_CACHE is None:
+        import os
         from ..targets.run import SetupCache
-        _WORKER_CACHE = SetupCache()
+        _WORKER_CACHE = SetupCache(fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0")
     return _WORKER_CACHE
 
 

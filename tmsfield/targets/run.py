@@ -166,9 +166,12 @@ class SetupCache:
     'fig8_70mm'
     """
 
-    def __init__(self, max_heads=2):
+    def __init__(self, max_heads=2, fast_placements=False):
         self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
         self.max_heads = int(max_heads)
+        # the BEM solver's precomputed fast per-placement map costs many full solves to build: worth it for
+        # batches with many targets per head, not for a single run
+        self.fast_placements = bool(fast_placements)
 
     def head(self, source, landmarks=None):
         key = source if landmarks is None else (source, str(landmarks))
@@ -217,14 +220,14 @@ class SetupCache:
             head = self.head(source, landmarks)
             if kind == "bem":
                 from ..solver.bem import EFieldSolver
-                self._solvers[key] = EFieldSolver(head)
+                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements)
             else:
                 self._solvers[key] = _LocalSphere(head, np.asarray(near_point, float))
         return self._solvers[key]
 
 
 def _peak(model, coil, dip, head, pose):
-    if hasattr(model, "efield_on_cortex"):
+    if hasattr(model, "efield_on_cortex"):  # fast map when built, else one full solve
         e = np.asarray(model.efield_on_cortex(coil, pose, 1.0))
     else:
         e = np.asarray(model.efield(dip, head.cortex.vertices, pose, 1.0))
