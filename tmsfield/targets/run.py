@@ -258,7 +258,7 @@ def run_target(job, cache=None):
     Examples
     --------
     >>> res = run_target(TargetJob())      # doctest: +SKIP
-    >>> res["method"]
+    >>> res["method"]                      # doctest: +SKIP
     'optimised'
     """
     from .dose import dose_report

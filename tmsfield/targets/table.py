@@ -187,7 +187,7 @@ def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=M
     Examples
     --------
     >>> import tmsfield
-    >>> t = resolve_target(tmsfield.load_head("mni152"))          # doctest: +SKIP
+    >>> t = resolve_target(tmsfield.load_head("mni152"))
     >>> t.name
     'fox2012_sgacc'
     """
