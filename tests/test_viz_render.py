@@ -266,3 +266,16 @@ def test_no_gl_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     with pytest.raises(RenderError, match="libosmesa6"):
         check_rendering(use_cache=False)
+
+
+def test_result_without_dose_is_drawn_per_a_per_us(head, monkeypatch):
+    from tmsfield.viz import scene_from_result
+
+    install_fakes(monkeypatch, head)
+    pose = pose_over(PEAK_DIR)
+    res = result_dict(head, pose)
+    res["dose"] = {k: None for k in res["dose"]}
+    s = scene_from_result(res)
+    e1 = SphereSolver(head).efield_on_cortex(figure8_coil(), pose, 1.0)
+    assert np.allclose(s.values, np.linalg.norm(e1, axis=1))
+    assert "V/m per A/µs" in s.text

@@ -185,7 +185,7 @@ def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None,
     dose = res.get("dose") or {}
     info = SceneInfo(coil_name=res["coil"].get("name") or getattr(coil, "name", None), stimulator=stim.get("name"),
                      percent_output=dose.get("percent_output"), didt_a_per_us=didt,
-                     target_name=target.get("name"), method=res.get("method"))
+                     target_name=target.get("name"), method=res.get("method"), per_a_per_us=didt is None)
     options.setdefault("roi_radius_mm", float(target.get("roi_radius_mm") or 5.0))
     return scene_from_head(head, efield, coil=coil, pose=pose, target_mm=target.get("subject_mm"),
                            quantity=quantity, info=info, **options)

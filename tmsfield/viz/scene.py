@@ -46,6 +46,8 @@ class SceneInfo:
         from the field when not given).
     method : str or None
         How the placement was found ("optimised", "eeg_f3", ...).
+    per_a_per_us : bool
+        The field was computed for dI/dt = 1 A/µs (no dose given): numbers read "V/m per A/µs".
     """
 
     coil_name: str = None
@@ -56,10 +58,11 @@ class SceneInfo:
     e_target_v_per_m: float = None
     peak_v_per_m: float = None
     method: str = None
+    per_a_per_us: bool = False
 
     def lines(self, quantity="magnitude"):
         """The text block as lines (units stated)."""
-        per = "" if self.didt_a_per_us is not None else " per A/µs"
+        per = " per A/µs" if self.per_a_per_us else ""
         sym = "E" if quantity == "magnitude" else "E normal"
         out = []
         if self.coil_name:
