@@ -237,7 +237,14 @@ def test_cli_render_recomputes_the_field(tmp_path, head, monkeypatch, capsys):
     path = tmp_path / "r.json"
     path.write_text(json.dumps(result_dict(head, pose, didt=80.0)))
     out = tmp_path / "fig.png"
-    assert main(["render", str(path), "-o", str(out), "--views", "dorsal", "left_lateral", "--size", "480x240"]) == 0
+    exp = tmp_path / "exports"
+    assert main(["render", str(path), "-o", str(out), "--views", "dorsal", "left_lateral", "--size", "480x240",
+                 "--export", str(exp)]) == 0
+    import nibabel as nib
+
+    gii = nib.load(exp / "efield.func.gii").darrays[0].data
+    assert np.allclose(nib.freesurfer.read_morph_data(exp / "lh.efield"), gii)
+    assert np.allclose(json.loads((exp / "placement.json").read_text())["pose"], pose)
     import pyvista as pv
 
     assert pv.read(out).dimensions[:2] == (480, 240)
@@ -279,3 +286,28 @@ def test_result_without_dose_is_drawn_per_a_per_us(head, monkeypatch):
     e1 = SphereSolver(head).efield_on_cortex(figure8_coil(), pose, 1.0)
     assert np.allclose(s.values, np.linalg.norm(e1, axis=1))
     assert "V/m per A/µs" in s.text
+
+
+@pytest.mark.parametrize("view,letters", [
+    ("left_lateral", {"left": "A", "right": "P", "top": "S", "bottom": "I"}),
+    ("right_lateral", {"left": "P", "right": "A", "top": "S", "bottom": "I"}),
+    ("dorsal", {"left": "L", "right": "R", "top": "A", "bottom": "P"}),
+    ("anterior", {"left": "R", "right": "L", "top": "S", "bottom": "I"}),
+    ("posterior", {"left": "L", "right": "R", "top": "S", "bottom": "I"}),
+])
+def test_named_views_follow_mne_conventions(view, letters):
+    from tmsfield.viz.views import orientation_letters, view_vectors
+
+    assert orientation_letters(*view_vectors(view)) == letters
+
+
+def test_coil_axis_view_looks_down_the_coil():
+    from tmsfield.viz.views import screen_axes, view_vectors
+
+    pose = pose_over(PEAK_DIR)
+    d, up = view_vectors("coil_axis", pose)
+    assert np.allclose(d, pose[:3, 2])                 # looking along +z, into the head
+    _, screen_up = screen_axes(d, up)
+    assert screen_up @ pose[:3, 1] < -0.99             # handle towards the bottom of the screen
+    with pytest.raises(InputError, match="pose"):
+        view_vectors("coil_axis")

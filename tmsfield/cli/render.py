@@ -30,13 +30,31 @@ def register(subparsers):
                    help="fixed colour range in V/m (default 0 .. 99.9th percentile)")
     p.add_argument("--threshold", type=float, default=None,
                    help="V/m below which the curvature underlay shows (default 25%% of the range)")
+    p.add_argument("--export", default=None, metavar="DIR",
+                   help="also write the field as GIFTI (efield.func.gii + cortex.surf.gii) and FreeSurfer curv "
+                        "(lh.efield), the scene as VTP files (scene.vtm) and the pose JSON (placement.json) into DIR")
     p.set_defaults(func=run)
 
 
 def run(args):
-    from ..viz.render import render
+    from pathlib import Path
 
-    render(args.result, filename=args.output, views=args.views, window_size=args.size, quantity=args.quantity,
-           clim=args.clim, threshold=args.threshold)
+    from ..viz.render import render
+    from ..viz.result_scene import load_result, scene_from_result
+
+    result = load_result(args.result)
+    scene = scene_from_result(result, quantity=args.quantity, clim=args.clim, threshold=args.threshold)
+    render(scene, filename=args.output, views=args.views, window_size=args.size)
     print(f"wrote {args.output}")
+    if args.export:
+        from ..viz import export
+
+        out = Path(args.export)
+        out.mkdir(parents=True, exist_ok=True)
+        export.export_gifti(out / "efield.func.gii", scene)
+        export.export_gifti_surface(out / "cortex.surf.gii", scene)
+        export.export_curv(out / "lh.efield", scene)
+        export.export_vtk(out, scene)
+        export.export_pose_json(out / "placement.json", result)
+        print(f"wrote GIFTI, curv, VTP and pose JSON to {out}")
     return 0
