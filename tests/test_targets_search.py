@@ -103,9 +103,31 @@ def _template_solver():
 
 
 @pytest.mark.slow
+def test_template_optimised_beats_heuristics_sphere_model():
+    """Template head, analytic sphere fitted to the scalp near the target (fast): optimised beats the heuristics."""
+    import tmsfield
+    try:
+        tmsfield.load_head("mni152")
+    except Exception as exc:
+        pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
+    from tmsfield.targets.run import SetupCache, TargetJob, run_target
+    res = run_target(TargetJob(model="sphere"), SetupCache())
+    best = res["efield_at_target_v_per_m_per_a_per_us"]
+    for name, h in res["heuristics"].items():
+        assert "error" not in h, h
+        assert best >= h["efield_at_target_v_per_m_per_a_per_us"], (name, best, h)
+    assert res["settings"]["search"]["interpolation_rel_error"] <= 5e-3
+
+
+@pytest.mark.slow
 def test_template_optimised_beats_heuristics():
     """Template + BEM: the optimised placement's target field beats EEG F3, Beam F3 and the 5.5 cm rule.
-    Uses the inward normal component (one adjoint solve instead of three) to keep the test short."""
+    Uses the inward normal component (one adjoint solve instead of three). Takes minutes (BEM solves), so
+    it runs only with TMSFIELD_TEST_TEMPLATE_BEM=1."""
+    import os
+    if os.environ.get("TMSFIELD_TEST_TEMPLATE_BEM") != "1":
+        pytest.skip("BEM template targeting takes minutes; set TMSFIELD_TEST_TEMPLATE_BEM=1 to run it "
+                    "(passed in 6.4 min on a loaded 2-core machine)")
     head, solver = _template_solver()
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     cache = SetupCache()

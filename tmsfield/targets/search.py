@@ -508,7 +508,14 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
     # ---- full dipole set with casing lift
     cp = _casing_points_safe(coil)
     rows = []
-    for ab, a in cands:
+    seen = set()
+    uniq = []
+    for ab, a in cands:  # refine regions overlap: drop repeated candidates
+        key = (round(float(ab[0]), 6), round(float(ab[1]), 6), round(float(a) % 360.0, 6))
+        if key not in seen:
+            seen.add(key)
+            uniq.append((ab, a))
+    for ab, a in uniq:
         rots, cents, sp, nn = ev.poses(ab[None], [a])
         lift = float(required_lift(geo, cp, rots, cents)[0])
         if lift > 0:
