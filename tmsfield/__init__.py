@@ -34,6 +34,9 @@ _PUBLIC = {
     "load_head": "tmsfield.head",
 }
 
+# Subpackages, also imported on first attribute access (``tmsfield.targets.coil_pose``).
+_SUBPACKAGES = ("coils", "kernels", "head", "solver", "targets", "viz", "cli", "pose", "errors", "validation")
+
 __all__ = ["__version__", *_PUBLIC]
 
 
@@ -42,8 +45,10 @@ def __getattr__(name):
         value = getattr(import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBPACKAGES:
+        return import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'tmsfield' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | set(_SUBPACKAGES))
