@@ -21,6 +21,7 @@ positions below the circumference (T9, T10, A1, A2 ...) are not produced.
 import numpy as np
 
 from ..errors import InputError, MeshError
+from .mesh_tools import closest_points_on_triangles
 
 __all__ = ["eeg_positions", "scalp_arc", "closest_point_on_surface", "EEG_10_20"]
 
@@ -67,47 +68,10 @@ def closest_point_on_surface(surface, points):
     _, cand = tree.query(pts, k=k)
     cand = np.atleast_2d(cand).reshape(len(pts), k)
     tri = surface.vertices[surface.triangles[cand]]           # (N, k, 3, 3)
-    q = _closest_on_triangles(pts[:, None, :], tri[..., 0, :], tri[..., 1, :], tri[..., 2, :])
+    q = closest_points_on_triangles(pts[:, None, :], tri[..., 0, :], tri[..., 1, :], tri[..., 2, :])
     d = np.linalg.norm(q - pts[:, None, :], axis=-1)
     best = d.argmin(axis=1)
     return q[np.arange(len(pts)), best]
-
-
-def _closest_on_triangles(p, a, b, c):
-    """Closest point on triangle abc to p (vectorised; Ericson, Real-Time Collision Detection, 5.1.5)."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1 = np.einsum("...i,...i", ab, ap)
-    d2 = np.einsum("...i,...i", ac, ap)
-    bp = p - b
-    d3 = np.einsum("...i,...i", ab, bp)
-    d4 = np.einsum("...i,...i", ac, bp)
-    cp = p - c
-    d5 = np.einsum("...i,...i", ab, cp)
-    d6 = np.einsum("...i,...i", ac, cp)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    denom = va + vb + vc
-    denom = np.where(np.abs(denom) < 1e-30, 1e-30, denom)
-    v = vb / denom
-    w = vc / denom
-    res = a + ab * v[..., None] + ac * w[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # edge regions
-        m_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-        t_ab = np.clip(d1 / np.where(d1 - d3 == 0, 1, d1 - d3), 0, 1)
-        m_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-        t_ac = np.clip(d2 / np.where(d2 - d6 == 0, 1, d2 - d6), 0, 1)
-        m_bc = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
-        t_bc = np.clip((d4 - d3) / np.where((d4 - d3) + (d5 - d6) == 0, 1, (d4 - d3) + (d5 - d6)), 0, 1)
-    res = np.where(m_bc[..., None], b + (c - b) * t_bc[..., None], res)
-    res = np.where(m_ac[..., None], a + ac * t_ac[..., None], res)
-    res = np.where(m_ab[..., None], a + ab * t_ab[..., None], res)
-    # vertex regions
-    res = np.where(((d6 >= 0) & (d5 <= d6))[..., None], c, res)
-    res = np.where(((d3 >= 0) & (d4 <= d3))[..., None], b, res)
-    res = np.where(((d1 <= 0) & (d2 <= 0))[..., None], a, res)
-    return res
 
 
 def _plane_section_cycle(surface, point, normal, start):

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..errors import HeadFileError, InputError, MeshError
 from ..validation import as_points
-from .mesh_tools import boundary_edge_count, run_bem_mesh_check, signed_volume, winding_numbers
+from ..kernels.winding_reference import winding_number_reference
+from .mesh_tools import boundary_edge_count, run_bem_mesh_check, signed_volume
 from .surface import Surface
 
 __all__ = ["Head", "BOUNDARY_NAMES", "TISSUE_NAMES", "LANDMARK_NAMES"]
@@ -299,7 +300,7 @@ def _check_inside(outer, points, what, outer_name, max_points=400):
     if len(pts) > max_points:
         idx = np.linspace(0, len(pts) - 1, max_points).astype(int)
         pts = pts[idx]
-    w = winding_numbers(outer.vertices, outer.triangles, pts)
+    w = winding_number_reference(outer.vertices, outer.triangles, pts)
     bad = np.flatnonzero(w < 0.5)
     if bad.size:
         raise MeshError(f"{what} is not nested inside {outer_name}: {bad.size} of {len(pts)} tested vertices lie "

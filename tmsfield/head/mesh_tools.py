@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import HeadFileError, MeshError
 
 __all__ = ["boundary_edge_count", "signed_volume", "largest_component", "taubin_smooth",
-           "winding_numbers", "detect_units_scale", "remove_degenerate", "run_bem_mesh_check"]
+           "closest_points_on_triangles", "detect_units_scale", "remove_degenerate", "run_bem_mesh_check"]
 
 
 def _directed_edges(t):
@@ -152,42 +152,57 @@ def tangential_relax(vertices, triangles, iterations=5, step=0.5):
     return v
 
 
-def winding_numbers(vertices, triangles, points, chunk=2_000_000):
-    """Generalised winding number of a closed surface at points (≈1 inside, ≈0 outside).
-
-    Sum of triangle solid angles over 4π (van Oosterom A, Strackee J (1983) IEEE Trans Biomed Eng
-    30:125–126).
+def closest_points_on_triangles(p, a, b, c):
+    """Closest points on triangles abc to points p (Ericson 2005, Real-Time Collision Detection, §5.1.5).
 
     Parameters
     ----------
-    vertices : (V, 3) ; triangles : (T, 3) ; points : (N, 3), same unit.
+    p, a, b, c : ndarray, shape (..., 3)
+        Points and triangle corners, broadcast against each other (any unit).
 
     Returns
     -------
-    (N,) float
+    ndarray, shape (..., 3)
 
     Examples
     --------
-    >>> from tmsfield.head import icosphere
-    >>> s = icosphere(10.0, 2)
-    >>> np.round(winding_numbers(s.vertices, s.triangles, [[0, 0, 0], [0, 0, 20.0]]), 3)
-    array([1., 0.])
+    >>> tri = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0.0]])
+    >>> closest_points_on_triangles(np.array([0.2, 0.2, 5.0]), *tri)
+    array([0.2, 0.2, 0. ])
     """
-    p = np.asarray(vertices, dtype=np.float64)[np.asarray(triangles)]
-    q = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    out = np.empty(len(q))
-    step = max(1, chunk // max(1, len(p)))
-    for s in range(0, len(q), step):
-        x = q[s:s + step, None, None, :]
-        r = p[None] - x                       # (n, T, 3, 3)
-        ln = np.linalg.norm(r, axis=-1)
-        a, b, c = r[..., 0, :], r[..., 1, :], r[..., 2, :]
-        la, lb, lc = ln[..., 0], ln[..., 1], ln[..., 2]
-        num = np.einsum("...i,...i->...", a, np.cross(b, c))
-        den = (la * lb * lc + np.einsum("...i,...i->...", a, b) * lc
-               + np.einsum("...i,...i->...", b, c) * la + np.einsum("...i,...i->...", c, a) * lb)
-        out[s:s + step] = 2.0 * np.arctan2(num, den).sum(axis=1) / (4 * np.pi)
-    return out
+    ab, ac, ap = b - a, c - a, p - a
+    d1 = np.einsum("...i,...i", ab, ap)
+    d2 = np.einsum("...i,...i", ac, ap)
+    bp = p - b
+    d3 = np.einsum("...i,...i", ab, bp)
+    d4 = np.einsum("...i,...i", ac, bp)
+    cp = p - c
+    d5 = np.einsum("...i,...i", ab, cp)
+    d6 = np.einsum("...i,...i", ac, cp)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    denom = va + vb + vc
+    denom = np.where(np.abs(denom) < 1e-30, 1e-30, denom)
+    v = vb / denom
+    w = vc / denom
+    res = a + ab * v[..., None] + ac * w[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # edge regions
+        m_ab = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+        t_ab = np.clip(d1 / np.where(d1 - d3 == 0, 1, d1 - d3), 0, 1)
+        m_ac = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+        t_ac = np.clip(d2 / np.where(d2 - d6 == 0, 1, d2 - d6), 0, 1)
+        m_bc = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
+        t_bc = np.clip((d4 - d3) / np.where((d4 - d3) + (d5 - d6) == 0, 1, (d4 - d3) + (d5 - d6)), 0, 1)
+    res = np.where(m_bc[..., None], b + (c - b) * t_bc[..., None], res)
+    res = np.where(m_ac[..., None], a + ac * t_ac[..., None], res)
+    res = np.where(m_ab[..., None], a + ab * t_ab[..., None], res)
+    # vertex regions
+    res = np.where(((d6 >= 0) & (d5 <= d6))[..., None], c, res)
+    res = np.where(((d3 >= 0) & (d4 <= d3))[..., None], b, res)
+    res = np.where(((d1 <= 0) & (d2 <= 0))[..., None], a, res)
+    return res
 
 
 def detect_units_scale(vertices, source, units="auto"):

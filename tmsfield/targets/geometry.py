@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError, TargetError
+from ..head.mesh_tools import closest_points_on_triangles
 from ..validation import as_points
 
 __all__ = ["ScalpGeometry", "head_axes"]
@@ -48,46 +49,6 @@ def head_axes(landmarks):
     ant /= np.linalg.norm(ant)
     up = np.cross(right, ant)
     return right, ant, up, 0.5 * (l + r)
-
-
-def _closest_point_on_triangles(p, a, b, c):
-    """Closest points on triangles (a, b, c) (K, 3) to points p (K, 3) (Ericson 2005, §5.1.5)."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1 = np.einsum("ij,ij->i", ab, ap)
-    d2 = np.einsum("ij,ij->i", ac, ap)
-    bp = p - b
-    d3 = np.einsum("ij,ij->i", ab, bp)
-    d4 = np.einsum("ij,ij->i", ac, bp)
-    cp = p - c
-    d5 = np.einsum("ij,ij->i", ab, cp)
-    d6 = np.einsum("ij,ij->i", ac, cp)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    denom = va + vb + vc
-    denom = np.where(np.abs(denom) > 0, denom, 1e-300)
-    v = vb / denom
-    w = vc / denom
-    out = a + ab * v[:, None] + ac * w[:, None]
-    # edge regions
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-        t = d1 / (d1 - d3)
-        out[m] = (a + ab * t[:, None])[m]
-        m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-        t = d2 / (d2 - d6)
-        out[m] = (a + ac * t[:, None])[m]
-        m = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
-        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        out[m] = (b + (c - b) * t[:, None])[m]
-    # vertex regions
-    m = (d1 <= 0) & (d2 <= 0)
-    out[m] = a[m]
-    m = (d3 >= 0) & (d4 <= d3)
-    out[m] = b[m]
-    m = (d6 >= 0) & (d5 <= d6)
-    out[m] = c[m]
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,7 +241,7 @@ class ScalpGeometry:
         for i in range(p.shape[0]):
             tris = np.unique(np.concatenate([self._vt_idx[self._vt_ptr[j]:self._vt_ptr[j + 1]] for j in idx[i]]))
             tt = self._t[tris]
-            q = _closest_point_on_triangles(np.repeat(p[i][None], len(tris), 0),
+            q = closest_points_on_triangles(np.repeat(p[i][None], len(tris), 0),
                                             self._v[tt[:, 0]], self._v[tt[:, 1]], self._v[tt[:, 2]])
             out[i] = q[np.argmin(np.linalg.norm(q - p[i], axis=1))]
         return out
