@@ -652,13 +652,75 @@ class EFieldSolver:
         pts = as_points(points_mm, "points_mm")
         from ..validation import as_vectors
         w = as_vectors(weights, pts.shape[0], "weights")
+        return self.reciprocal_fields(pts, w[None], eval_points_mm)[0]
+
+    def reciprocal_fields(self, points_mm, weights_stack, eval_points_mm):
+        """Reciprocal fields h_k (V/m per A·m²) of K linear functionals at once; (K, M, 3).
+
+        Same semantics as :meth:`reciprocal_field` for each functional
+        F_k = Σ_j weights_stack[k, j] · E_total(points_j): F_k = Σ_i m_i·h_k(r_i) for any
+        magnetic-dipole coil. K adjoint BEM solves, then ONE far-field evaluation for all K:
+        h_k(t) = Σ_c ∇_t(1/|t − c|) × a_{k,c} (Biot–Savart-type, vector "charges" a at the
+        points and centroids, one-point centroid rule as in :meth:`reciprocal_field`), i.e. the
+        gradients of 3K Laplace potentials, summed by the FMM (fmm3dpy, ``nd = 3K``) when
+        sources × targets is large (``fmm="auto"``) and by the numba direct sum otherwise.
+
+        Parameters
+        ----------
+        points_mm : array_like (Np, 3), mm — inside the conductor
+        weights_stack : array_like (K, Np, 3) — the K functionals' weights (dimensionless)
+        eval_points_mm : array_like (M, 3), mm — candidate dipole positions (outside the scalp)
+
+        Returns
+        -------
+        ndarray, shape (K, M, 3)
+            h_k(r) in V/m per (A·m² per A) for didt = 1 A/µs; multiply by didt for others.
+
+        Examples
+        --------
+        >>> from tmsfield.head.sphere_mesh import icosphere
+        >>> s = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")])
+        >>> w = np.stack([np.eye(3)[k][None] for k in range(3)])
+        >>> s.reciprocal_fields([[0, 0, 70.0]], w, [[0, 0, 95.0], [0, 10, 96.0]]).shape
+        (3, 2, 3)
+        """
+        pts = as_points(points_mm, "points_mm")
+        from ..validation import as_vectors
+        ws = np.asarray(weights_stack, dtype=np.float64)
+        if ws.ndim != 3 or ws.shape[0] < 1:
+            raise InputError(f"weights_stack must have shape (K, {pts.shape[0]}, 3); got {ws.shape}")
+        ws = np.stack([as_vectors(wk, pts.shape[0], "weights_stack[k]") for wk in ws])
+        n_fun = ws.shape[0]
         ev = as_points(eval_points_mm, "eval_points_mm")
         _, near = self._evaluation_operator(pts, "points_mm")
         # S^T w: far part -(a_j/4π) Σ_p w_p·(c_j − p)/|c_j − p|³, near part near^T w
         ff = FarField(pts, use_fmm=choose_far_field(pts.shape[0], self.n_triangles, self.fmm))
-        stw = -self.areas * ff.dipole_potential(self.centroids, w) / (4 * np.pi) + near.T @ w.ravel()
-        y, _ = self._gmres(stw, adjoint=True)
-        v = 2.0 * self.tri_contrast * y
+        pot = ff.dipole_potential(self.centroids, np.ascontiguousarray(np.transpose(ws, (1, 2, 0))))  # (T, K)
         src = np.concatenate([pts, self.centroids])
-        vec = np.concatenate([w, v[:, None] * self.normals])
-        return _RECIPROCAL_PREFACTOR * _k.current_element_field_direct(ev, src, vec)
+        vecs = np.empty((n_fun, src.shape[0], 3))
+        for k in range(n_fun):
+            stw = -self.areas * pot[:, k] / (4 * np.pi) + near.T @ ws[k].ravel()
+            y, _ = self._gmres(stw, adjoint=True)
+            vecs[k, :pts.shape[0]] = ws[k]
+            vecs[k, pts.shape[0]:] = (2.0 * self.tri_contrast * y)[:, None] * self.normals
+        return _RECIPROCAL_PREFACTOR * self._current_element_fields(ev, src, vecs)
+
+    def _current_element_fields(self, targets, sources, vectors):
+        """Σ_j ((s_j − t) × a_kj)/|s_j − t|³ for vectors (K, S, 3) -> (K, N, 3) (no prefactor).
+
+        = Σ_c ∇_t(1/|t − s|) × a: with G_kc = Σ_j a_kjc ∇_t(1/|t − s_j|) (gradient of the
+        potential of the scalar density a_kc), h_k = Σ_c G_kc × e_c. FarField.charge_field
+        returns (1/4π) Σ w (t − s)/|t − s|³ = −(1/4π) ∇ Σ w/|t − s|, so G = −4π × that.
+        """
+        n_fun = vectors.shape[0]
+        if not choose_far_field(sources.shape[0], targets.shape[0], self.fmm):
+            return np.stack([_k.current_element_field_direct(targets, sources, np.ascontiguousarray(vectors[k]))
+                             for k in range(n_fun)])
+        dens = np.ascontiguousarray(np.transpose(vectors, (1, 0, 2)).reshape(sources.shape[0], 3 * n_fun))
+        g = FarField(sources, use_fmm=True).charge_field(targets, dens)       # (N, 3, 3K)
+        g = (-4 * np.pi) * g.reshape(targets.shape[0], 3, n_fun, 3)           # [t, grad comp d, k, density c]
+        out = np.empty((n_fun, targets.shape[0], 3))
+        out[:, :, 0] = (g[:, 1, :, 2] - g[:, 2, :, 1]).T
+        out[:, :, 1] = (g[:, 2, :, 0] - g[:, 0, :, 2]).T
+        out[:, :, 2] = (g[:, 0, :, 1] - g[:, 1, :, 0]).T
+        return out
