@@ -102,6 +102,11 @@ def _functional_weights(roi, quantity, direction=None):
     raise InputError(f"quantity must be 'magnitude', 'normal' or 'direction'; got {quantity!r}")
 
 
+def _has_fast_path(model, method):
+    """True when ``evaluate_quantity(..., method)`` uses the solver's fast per-placement map (no full solve)."""
+    return method == "fast" and hasattr(model, "efield_on_cortex") and getattr(model, "fast_map", True) is not None
+
+
 def evaluate_quantity(model, coil, roi, pose, quantity="magnitude", direction=None, method="direct"):
     """Target quantity (V/m per A/µs) from the solver at one pose.
 
@@ -119,7 +124,7 @@ def evaluate_quantity(model, coil, roi, pose, quantity="magnitude", direction=No
     proxy : float
         The reciprocity-ranked quantity computed from the same field (|mean E| for magnitude).
     """
-    if method == "fast" and hasattr(model, "efield_on_cortex") and getattr(model, "fast_map", True) is not None:
+    if _has_fast_path(model, method):
         e = np.asarray(model.efield_on_cortex(coil, pose, 1.0))[roi.indices]
     else:
         e = np.asarray(model.efield(coil, roi.points, pose, 1.0))
@@ -225,6 +230,8 @@ def build_adjoint_grid(model, roi, quantity, geometry, frame_origin, frame, boun
                        direction=None, min_height_mm=0.3, node_mask=None):
     """Tabulate h_f = model.reciprocal_field(roi points, w_f, nodes) on a grid.
 
+    Uses ``model.reciprocal_fields`` (all functionals at once) when the model has it.
+
     Parameters
     ----------
     frame_origin : (3,) ; frame : (3, 3), columns = grid axes (orthonormal)
@@ -249,8 +256,12 @@ def build_adjoint_grid(model, roi, quantity, geometry, frame_origin, frame, boun
         use &= np.linalg.norm(nodes - np.asarray(model.center_mm, float), axis=1) > float(model.radius_mm) * (1 + 1e-9)
     weights = _functional_weights(roi, quantity, direction)
     vals = np.full((nodes.shape[0], 3 * len(weights)), np.nan)
-    for f, w in enumerate(weights):
-        vals[use, 3 * f:3 * f + 3] = np.asarray(model.reciprocal_field(roi.points, w, nodes[use]))
+    if hasattr(model, "reciprocal_fields"):  # all functionals in one far-field pass (EFieldSolver)
+        h = np.asarray(model.reciprocal_fields(roi.points, np.stack(weights), nodes[use]))
+        vals[use] = np.transpose(h, (1, 0, 2)).reshape(-1, 3 * len(weights))
+    else:
+        for f, w in enumerate(weights):
+            vals[use, 3 * f:3 * f + 3] = np.asarray(model.reciprocal_field(roi.points, w, nodes[use]))
     return AdjointGrid(np.ascontiguousarray(vals.reshape(*n, 3 * len(weights))), origin,
                        np.ascontiguousarray(frame), s)
 
@@ -540,10 +551,12 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
     verified = rows[:n_verify]
     verified.sort(key=lambda r: -r["value"])
     best = verified[0]
-    if verify_method != "direct":   # confirm the winner with the full solve
+    # confirm the winner with the full solve, unless the verification already was one (no fast map)
+    verified_by_full_solve = not _has_fast_path(model, verify_method)
+    if not verified_by_full_solve:
         best["value"], best["proxy"] = evaluate_quantity(model, coil, roi, best["pose"], quantity, direction)
     errs.append(abs(best["reciprocity"] - best["proxy"]) / max(abs(best["proxy"]), 1e-300))
-    if verify_method == "direct":
+    if verified_by_full_solve:
         errs += [abs(r["reciprocity"] - r["proxy"]) / max(abs(r["proxy"]), 1e-300) for r in verified[1:]]
     t6 = time.perf_counter()
     ranked = [{"position_mm": (r["centre"]).tolist(), "scalp_point_mm": r["scalp"].tolist(),
