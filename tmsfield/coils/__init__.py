@@ -6,11 +6,11 @@
 * :func:`dipole_equivalent` (or :meth:`Coil.to_dipoles`) — wire coil → dipole coil.
 """
 
-from .coil import Coil
+from .coil import Coil, SampledAField
 from .builtin import available_coils
 from .ccd import read_ccd, write_ccd
 from .tcd import read_tcd
 from .dipole_equivalent import dipole_equivalent
 from .loading import load_coil
 
-__all__ = ["Coil", "load_coil", "available_coils", "read_ccd", "write_ccd", "read_tcd", "dipole_equivalent"]
+__all__ = ["Coil", "SampledAField", "load_coil", "available_coils", "read_ccd", "write_ccd", "read_tcd", "dipole_equivalent"]

@@ -149,6 +149,9 @@ def write_ccd(coil, path):
     True
     """
     path = Path(path)
+    from .coil import _refuse_sampled_grids
+
+    _refuse_sampled_grids(coil, "write_ccd()")
     if coil.n_segments:
         raise CoilError(f"coil {coil.name!r} has {coil.n_segments} wire segments; a .ccd holds only dipoles. "
                         f"Convert it first: tmsfield.coils.dipole_equivalent(coil).")

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import CoilError
 from ..validation import as_points
 
-__all__ = ["Coil"]
+__all__ = ["Coil", "SampledAField"]
 
 _NODE_TOL_MM = 1e-6
 
@@ -23,6 +23,71 @@ def _frozen(a):
     a = np.ascontiguousarray(a, dtype=np.float64)
     a.setflags(write=False)
     return a
+
+
+@dataclass(frozen=True, eq=False)
+class SampledAField:
+    """The coil's vector potential A sampled on a regular grid (coil frame).
+
+    What SimNIBS stores as a ``.tcd`` element of type 3 (or as a NIfTI A-field). The field
+    is evaluated by trilinear interpolation; **outside the grid it is taken as 0**.
+
+    Attributes
+    ----------
+    values : ndarray, shape (nx, ny, nz, 3)
+        A at the grid nodes, T·m per ampere of coil current, coil-frame components.
+        Each of nx, ny, nz must be >= 2 (>= 3 for :func:`tmsfield.magnetic_field`).
+    affine : ndarray, shape (4, 4)
+        Voxel index ``(i, j, k, 1)`` → coil-frame position in mm (invertible, last row
+        ``0 0 0 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> aff = np.eye(4); aff[:3, :3] *= 5.0; aff[:3, 3] = -10.0
+    >>> g = SampledAField(np.zeros((5, 5, 5, 3)), aff)
+    >>> g.spacing_mm.tolist(), g.shape
+    ([5.0, 5.0, 5.0], (5, 5, 5))
+    """
+
+    values: np.ndarray
+    affine: np.ndarray
+
+    def __post_init__(self):
+        try:
+            v = np.asarray(self.values, dtype=np.float64)
+            a = np.asarray(self.affine, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CoilError("sampled A grid: values and affine must be numeric arrays") from None
+        if v.ndim != 4 or v.shape[3] != 3 or min(v.shape[:3]) < 2:
+            raise CoilError(f"sampled A grid: values must have shape (nx, ny, nz, 3) with each n >= 2; got {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise CoilError("sampled A grid: values contain NaN or inf")
+        if a.shape != (4, 4) or not np.all(np.isfinite(a)):
+            raise CoilError(f"sampled A grid: affine must be a finite 4x4 matrix (voxel index -> mm); got shape {a.shape}")
+        if not np.allclose(a[3], [0.0, 0.0, 0.0, 1.0]):
+            raise CoilError(f"sampled A grid: the affine's last row must be [0, 0, 0, 1]; got {a[3].tolist()}")
+        lin = a[:3, :3]
+        if abs(np.linalg.det(lin)) <= 1e-12 * max(np.abs(lin).max(), 1e-300) ** 3:
+            raise CoilError("sampled A grid: the affine's 3x3 part is singular (zero voxel size?)")
+        object.__setattr__(self, "values", _frozen(v))
+        object.__setattr__(self, "affine", _frozen(a))
+
+    @property
+    def shape(self):
+        """Grid size (nx, ny, nz)."""
+        return tuple(int(n) for n in self.values.shape[:3])
+
+    @property
+    def spacing_mm(self):
+        """Length of the voxel edges (mm) along i, j, k; ndarray (3,)."""
+        return np.linalg.norm(self.affine[:3, :3], axis=0)
+
+    @property
+    def node_positions_mm(self):
+        """Coil-frame positions of all nodes (mm), shape (nx, ny, nz, 3)."""
+        idx = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in self.shape], indexing="ij"), axis=-1)
+        return idx @ self.affine[:3, :3].T + self.affine[:3, 3]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +111,11 @@ class Coil:
     dipole_positions_mm : ndarray, shape (D, 3)
     dipole_moments : ndarray, shape (D, 3)
         Magnetic dipole moments, A·m² per ampere of coil current.
+    sampled_grids : tuple of SampledAField
+        Vector potential sampled on grids (SimNIBS ``.tcd`` element type 3); added to the
+        wires' and dipoles' A by trilinear interpolation, 0 outside each grid. Such parts
+        have no dipole equivalent (:meth:`to_dipoles`, the sphere model and the placement
+        search's dipole route refuse them).
     handle_direction : ndarray, shape (3,)
         Unit vector (coil frame) along which the handle points.
     casing_outline_mm : ndarray, shape (P, 3) or None
@@ -81,6 +151,7 @@ class Coil:
     max_didt_a_per_us: float = None
     description: str = ""
     metadata: dict = field(default_factory=dict)
+    sampled_grids: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "metadata", MappingProxyType({str(k): str(v) for k, v in dict(self.metadata).items()}))
@@ -96,8 +167,14 @@ class Coil:
         m = as_points(self.dipole_moments, "dipole_moments", allow_empty=True)
         if p.shape != m.shape:
             raise CoilError(f"coil {self.name!r}: {p.shape[0]} dipole positions but {m.shape[0]} moments")
-        if s.shape[0] == 0 and p.shape[0] == 0:
-            raise CoilError(f"coil {self.name!r} has neither wire segments nor dipoles")
+        grids = tuple(self.sampled_grids or ())
+        for i, g in enumerate(grids):
+            if not isinstance(g, SampledAField):
+                raise CoilError(f"coil {self.name!r}: sampled_grids[{i}] must be a tmsfield.coils.SampledAField; "
+                                f"got {type(g).__name__}")
+        object.__setattr__(self, "sampled_grids", grids)
+        if s.shape[0] == 0 and p.shape[0] == 0 and not grids:
+            raise CoilError(f"coil {self.name!r} has neither wire segments, dipoles nor sampled A grids")
         h = np.asarray(self.handle_direction, dtype=np.float64).reshape(3)
         nh = np.linalg.norm(h)
         if not np.isfinite(nh) or nh == 0:
@@ -209,6 +286,10 @@ class Coil:
     def has_dipoles(self):
         return self.n_dipoles > 0
 
+    @property
+    def has_sampled_grids(self):
+        return len(self.sampled_grids) > 0
+
     def to_dipoles(self, max_patch_mm=2.0, merge_mm=4.0, window=32):
         """Equivalent dipole coil; see :func:`tmsfield.coils.dipole_equivalent`.
 
@@ -222,11 +303,21 @@ class Coil:
         """
         from .dipole_equivalent import dipole_equivalent
 
+        _refuse_sampled_grids(self, "to_dipoles()")
         return dipole_equivalent(self, max_patch_mm=max_patch_mm, merge_mm=merge_mm, window=window)
 
     def __repr__(self):
-        return (f"Coil(name={self.name!r}, segments={self.n_segments}, dipoles={self.n_dipoles}, "
+        grids = f", sampled_grids={len(self.sampled_grids)}" if self.sampled_grids else ""
+        return (f"Coil(name={self.name!r}, segments={self.n_segments}, dipoles={self.n_dipoles}{grids}, "
                 f"max_didt_a_per_us={self.max_didt_a_per_us})")
+
+
+def _refuse_sampled_grids(coil, what):
+    """Raise CoilError if ``coil`` has sampled-A grids (they have no dipole/wire equivalent)."""
+    if getattr(coil, "sampled_grids", ()):
+        raise CoilError(f"coil {coil.name!r} has {len(coil.sampled_grids)} sampled A grid(s): sampled-grid coils have "
+                        f"no dipole equivalent, so {what} cannot use it; use a wire or dipole coil file "
+                        f"(.ccd, or a .tcd with element types 1/2)")
 
 
 def _check_closed_circuit(starts, ends, currents, name):

@@ -139,6 +139,9 @@ def dipole_equivalent(coil, max_patch_mm=2.0, merge_mm=4.0, window=32):
     >>> d.n_dipoles < 200
     True
     """
+    from .coil import _refuse_sampled_grids
+
+    _refuse_sampled_grids(coil, "dipole_equivalent()")
     if not coil.has_wires:
         raise CoilError(f"coil {coil.name!r} has no wire segments to convert")
     h = float(max_patch_mm)

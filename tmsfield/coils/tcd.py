@@ -14,12 +14,26 @@ What is read (learned from SimNIBS' ``two_stimulator_example_coil.tcd``):
   - type 2: ``points`` are segment **midpoints** (mm) and ``values`` the segment vectors
     (end − start, mm); we turn them into exact finite segments
     ``start = p − v/2``, ``end = p + v/2`` (zero-length elements are dropped);
-  - type 3 (sampled grid): not supported yet → :class:`CoilFileError`.
+  - type 3 (sampled A grid): ``data`` (A at the grid nodes, T·m per ampere, shape
+    nx×ny×nz×3, node ``[i][j][k]`` first) and ``affine`` (4×4, voxel index → coil-frame mm),
+    (``points``/``values`` are not used); read into a :class:`~tmsfield.coils.SampledAField` (A is
+    interpolated trilinearly, 0 outside the grid). Layout from the SimNIBS JSON schema
+    ``simnibs/resources/coil_models/coil_model.schema.json`` ("data": "Magnetic vector
+    potential field (A-field) in Tm, for every (x, y, z) coordinate in voxel space";
+    "affine": "Affine matrix (4x4 in mm) used to transform the A-field from voxel space into
+    world space").
 
-* Arrays are either JSON lists of numbers or base64 strings of zlib-compressed little-endian
-  float64 (decoded with ``numpy.frombuffer``; never pickle).
+* ``points``/``values`` arrays are either JSON lists of numbers or base64 strings of
+  zlib-compressed little-endian float64 (decoded with ``numpy.frombuffer``).
+* A type-3 ``data`` is a nested JSON list, or (what SimNIBS writes) a base64 string of a
+  zlib-compressed *pickled numpy array* — raw float64 bytes would lose the grid shape. That
+  pickle is read with an unpickler that can build nothing but numpy arrays/dtypes (the
+  "restricting globals" recipe of the Python ``pickle`` documentation); anything else in it
+  is refused with :class:`CoilFileError`. Uncompressed base64 (older SimNIBS) is accepted too.
 * Deformations are accepted only at their default (``initial`` 0, i.e. the identity);
-  anything else raises :class:`CoilFileError` naming the element and deformation.
+  anything else raises :class:`CoilFileError` naming the element and deformation. The
+  initial value is read from ``deformRangeList[deformList[d].deformRange].initial`` (the
+  schema's layout) or, if present, from ``deformList[d].initial``.
 
 Several stimulators: a file whose elements belong to more than one stimulator needs
 ``stimulator=<index>``; only that stimulator's elements are loaded and its ``maxdIdt`` is
@@ -29,13 +43,16 @@ define.)
 
 import base64
 import binascii
+import io
 import json
+import pickle
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .coil import Coil
+from .coil import Coil, SampledAField
 from ..errors import CoilFileError, CoilError
 
 __all__ = ["read_tcd"]
@@ -61,6 +78,79 @@ def _array(value, path, where):
     if not np.all(np.isfinite(arr)):
         raise CoilFileError(f"{path}, {where}: contains NaN or inf")
     return arr
+
+
+def _numpy_pickle_globals():
+    """The only callables a pickled float array may reference: (module, name) → object."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+        from numpy._core.numeric import _frombuffer
+    except ImportError:                                   # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+        from numpy.core.numeric import _frombuffer
+    import _codecs
+
+    out = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _codecs.encode}
+    for mod in ("numpy._core", "numpy.core"):
+        out[(f"{mod}.multiarray", "_reconstruct")] = _reconstruct
+        out[(f"{mod}.numeric", "_frombuffer")] = _frombuffer
+    return out
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return _numpy_pickle_globals()[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)") from None
+
+
+def _grid_data(value, path, where):
+    """A type-3 ``data`` → float64 array (nx, ny, nz, 3)."""
+    if isinstance(value, str):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise CoilFileError(f"{path}, {where}: not valid base64 ({exc})") from None
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error:
+            pass                                         # older SimNIBS: base64 without zlib
+        if not raw.startswith(b"\x80"):
+            raise CoilFileError(f"{path}, {where}: the base64 data is not a pickled numpy array, and raw float64 "
+                                f"bytes carry no grid shape; write 'data' as a nested JSON list [nx][ny][nz][3] "
+                                f"or as SimNIBS does (base64 of a zlib-compressed pickled numpy array)")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = _NumpyOnlyUnpickler(io.BytesIO(raw)).load()
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise CoilFileError(f"{path}, {where}: cannot decode the pickled array ({exc})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+            raise CoilFileError(f"{path}, {where}: the pickled object is not a numeric numpy array")
+        arr = arr.astype(np.float64)
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CoilFileError(f"{path}, {where}: expected a nested list [nx][ny][nz][3] of numbers "
+                                f"(rows of unequal length?) or a base64 string") from None
+    if arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3]) < 2:
+        raise CoilFileError(f"{path}, {where}: expected A samples of shape (nx, ny, nz, 3) with each n >= 2; "
+                            f"got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise CoilFileError(f"{path}, {where}: contains NaN or inf")
+    return arr
+
+
+def _grid_affine(value, path, where):
+    try:
+        aff = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CoilFileError(f"{path}, {where}: expected a 4x4 list of numbers (voxel index -> mm)") from None
+    if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
+        raise CoilFileError(f"{path}, {where}: expected a finite 4x4 matrix (voxel index -> mm); got shape {aff.shape}")
+    return aff
 
 
 _SNAP_MM = 1e-9
@@ -94,8 +184,23 @@ def _polylines(starts, ends):
     return out
 
 
+def _deformation_initial(dd, deform_ranges):
+    """Initial value of a deformList entry: its own ``initial`` or that of ``deformRangeList[deformRange]``."""
+    if not isinstance(dd, dict):
+        return None
+    try:
+        if "initial" in dd:
+            return float(dd["initial"])
+        if "deformRange" in dd:
+            rng = deform_ranges[int(dd["deformRange"])]
+            return float(rng.get("initial", 0.0)) if isinstance(rng, dict) else None
+    except (IndexError, TypeError, ValueError):
+        return None
+    return 0.0
+
+
 def read_tcd(path, stimulator=None, name=None):
-    """Read a SimNIBS ``.tcd`` coil (dipole and line-segment elements).
+    """Read a SimNIBS ``.tcd`` coil (dipole, line-segment and sampled-A-grid elements).
 
     Parameters
     ----------
@@ -109,14 +214,15 @@ def read_tcd(path, stimulator=None, name=None):
     Returns
     -------
     Coil
-        Segments and/or dipoles in mm; ``max_didt_a_per_us`` from the stimulator's
+        Segments, dipoles and/or sampled A grids (``sampled_grids``), mm; ``max_didt_a_per_us`` from the stimulator's
         ``maxdIdt`` (A/s in the file).
 
     Raises
     ------
     CoilFileError
-        Invalid JSON (with line number), missing keys, bad arrays, type-3 (sampled grid)
-        elements, non-default deformations, or an ambiguous/invalid ``stimulator``.
+        Invalid JSON (with line number), missing keys, bad arrays (e.g. a type-3 ``data`` not
+        shaped nx×ny×nz×3, a missing or non-4x4 ``affine``), non-default deformations, or an
+        ambiguous/invalid ``stimulator``.
 
     Examples
     --------
@@ -147,6 +253,7 @@ def read_tcd(path, stimulator=None, name=None):
     if not isinstance(stims, list):
         raise CoilFileError(f"{path}: key 'stimulatorList' must be a list")
     deforms = doc.get("deformList") or []
+    deform_ranges = doc.get("deformRangeList") or []
 
     used = sorted({int(e.get("stimulator", 0)) if isinstance(e, dict) else -1 for e in elements})
     if stimulator is None:
@@ -158,7 +265,7 @@ def read_tcd(path, stimulator=None, name=None):
     if not isinstance(stimulator, (int, np.integer)) or stimulator not in used:
         raise CoilFileError(f"{path}: stimulator={stimulator!r} is not used by any element; available: {used}")
 
-    starts, ends, seg_cur, dpos, dmom = [], [], [], [], []
+    starts, ends, seg_cur, dpos, dmom, grids = [], [], [], [], [], []
     for j, el in enumerate(elements):
         key = f"coilElementList[{j}]"
         if not isinstance(el, dict):
@@ -170,14 +277,23 @@ def read_tcd(path, stimulator=None, name=None):
                 dd = deforms[int(d)]
             except (IndexError, ValueError, TypeError):
                 raise CoilFileError(f"{path}, {key}.deformations: index {d!r} not in deformList") from None
-            init = dd.get("initial", 0.0) if isinstance(dd, dict) else None
-            if init is None or float(init) != 0.0:
+            init = _deformation_initial(dd, deform_ranges)
+            if init is None or init != 0.0:
                 raise CoilFileError(f"{path}, {key}.deformations: deformList[{d}] has a non-default value "
                                     f"({dd!r}); deformed coils are not supported — set it to its default (0)")
         etype = el.get("type")
         if etype == 3:
-            raise CoilFileError(f"{path}, {key}: element type 3 (sampled A-field grid) is not supported yet; "
-                                f"use a .tcd with dipole (type 1) or line-segment (type 2) elements, or a .ccd")
+            for k in ("data", "affine"):
+                if k not in el:
+                    raise CoilFileError(f"{path}, {key}: key {k!r} is missing (a type 3 sampled-grid element needs "
+                                        f"'data' (nx×ny×nz×3 A-field, T·m) and 'affine' (4x4 voxel -> mm))")
+            data = _grid_data(el["data"], path, f"{key}.data")
+            aff = _grid_affine(el["affine"], path, f"{key}.affine")
+            try:
+                grids.append(SampledAField(data, aff))
+            except CoilError as exc:
+                raise CoilFileError(f"{path}, {key}: {exc}") from None
+            continue
         if etype not in (1, 2):
             raise CoilFileError(f"{path}, {key}.type: unknown element type {etype!r} (1 dipoles, 2 line segments, 3 grid)")
         for k in ("points", "values"):
@@ -214,6 +330,7 @@ def read_tcd(path, stimulator=None, name=None):
                     segment_current=np.concatenate(seg_cur) if seg_cur else np.zeros(0),
                     dipole_positions_mm=cat(dpos), dipole_moments=cat(dmom),
                     max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta, windings=windings,
+                    sampled_grids=tuple(grids),
                     description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
     except CoilError as exc:
         raise CoilFileError(f"{path}: {exc}") from None

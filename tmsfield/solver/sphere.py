@@ -220,6 +220,9 @@ class SphereModel:
             raise InputError(f"coil must be a tmsfield Coil (load one with tmsfield.load_coil); got {type(coil).__name__}")
         if wire_route not in ("exact", "dipoles"):
             raise InputError(f"wire_route must be 'exact' or 'dipoles'; got {wire_route!r}")
+        from ..coils.coil import _refuse_sampled_grids
+
+        _refuse_sampled_grids(coil, "SphereModel.efield()")
         if wire_route == "dipoles" and coil.n_segments:
             coil = coil.to_dipoles()
         m = as_pose_matrix(pose)
