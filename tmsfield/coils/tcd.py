@@ -26,10 +26,11 @@ What is read (learned from SimNIBS' ``two_stimulator_example_coil.tcd``):
 * ``points``/``values`` arrays are either JSON lists of numbers or base64 strings of
   zlib-compressed little-endian float64 (decoded with ``numpy.frombuffer``).
 * A type-3 ``data`` is a nested JSON list, or (what SimNIBS writes) a base64 string of a
-  zlib-compressed *pickled numpy array* — raw float64 bytes would lose the grid shape. That
-  pickle is read with an unpickler that can build nothing but numpy arrays/dtypes (the
-  "restricting globals" recipe of the Python ``pickle`` documentation); anything else in it
-  is refused with :class:`CoilFileError`. Uncompressed base64 (older SimNIBS) is accepted too.
+  zlib-compressed *pickled numpy array* — raw float64 bytes would lose the grid shape. tmsfield
+  never unpickles it: :func:`tmsfield.coils.numpy_pickle.array_from_numpy_pickle` reads shape,
+  dtype and buffer from the disassembled opcode stream without executing anything, and refuses
+  every pickle that is not a plain numeric array (:class:`CoilFileError`). Uncompressed base64
+  (older SimNIBS) is accepted too.
 * Deformations are accepted only at their default (``initial`` 0, i.e. the identity);
   anything else raises :class:`CoilFileError` naming the element and deformation. The
   initial value is read from ``deformRangeList[deformList[d].deformRange].initial`` (the
@@ -43,16 +44,14 @@ define.)
 
 import base64
 import binascii
-import io
 import json
-import pickle
-import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .coil import Coil, SampledAField
+from .numpy_pickle import array_from_numpy_pickle
 from ..errors import CoilFileError, CoilError
 
 __all__ = ["read_tcd"]
@@ -80,31 +79,6 @@ def _array(value, path, where):
     return arr
 
 
-def _numpy_pickle_globals():
-    """The only callables a pickled float array may reference: (module, name) → object."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-        from numpy._core.numeric import _frombuffer
-    except ImportError:                                   # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-        from numpy.core.numeric import _frombuffer
-    import _codecs
-
-    out = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): _codecs.encode}
-    for mod in ("numpy._core", "numpy.core"):
-        out[(f"{mod}.multiarray", "_reconstruct")] = _reconstruct
-        out[(f"{mod}.numeric", "_frombuffer")] = _frombuffer
-    return out
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        try:
-            return _numpy_pickle_globals()[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)") from None
-
-
 def _grid_data(value, path, where):
     """A type-3 ``data`` → float64 array (nx, ny, nz, 3)."""
     if isinstance(value, str):
@@ -121,14 +95,9 @@ def _grid_data(value, path, where):
                                 f"bytes carry no grid shape; write 'data' as a nested JSON list [nx][ny][nz][3] "
                                 f"or as SimNIBS does (base64 of a zlib-compressed pickled numpy array)")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                arr = _NumpyOnlyUnpickler(io.BytesIO(raw)).load()
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise CoilFileError(f"{path}, {where}: cannot decode the pickled array ({exc})") from None
-        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-            raise CoilFileError(f"{path}, {where}: the pickled object is not a numeric numpy array")
-        arr = arr.astype(np.float64)
+            arr = array_from_numpy_pickle(raw).astype(np.float64)
+        except ValueError as exc:
+            raise CoilFileError(f"{path}, {where}: cannot read the stored array: {exc}") from None
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
