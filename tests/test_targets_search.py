@@ -120,14 +120,15 @@ def test_template_optimised_beats_heuristics_sphere_model():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_template_optimised_beats_heuristics():
     """Template + BEM: the optimised placement's target field beats EEG F3, Beam F3 and the 5.5 cm rule.
-    Uses the inward normal component (one adjoint solve instead of three). Takes minutes (BEM solves), so
-    it runs only with TMSFIELD_TEST_TEMPLATE_BEM=1."""
+    Uses the inward normal component (one adjoint solve instead of three). The main job's real path, end
+    to end: 2.5 min on a quiet 2-core machine (2026-11-27), so it runs by default; set
+    TMSFIELD_SKIP_TEMPLATE_BEM=1 to skip it during quick local runs."""
     import os
-    if os.environ.get("TMSFIELD_TEST_TEMPLATE_BEM") != "1":
-        pytest.skip("BEM template targeting takes minutes; set TMSFIELD_TEST_TEMPLATE_BEM=1 to run it "
-                    "(passed in 6.4 min on a loaded 2-core machine)")
+    if os.environ.get("TMSFIELD_SKIP_TEMPLATE_BEM") == "1":
+        pytest.skip("skipped on request (TMSFIELD_SKIP_TEMPLATE_BEM=1)")
     head, solver = _template_solver()
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     cache = SetupCache()
