@@ -36,7 +36,12 @@ def test_pose_rigid_z_into_scalp_centre_at_gap(geo):
         z = m[:3, 2]
         assert z @ d < -0.999, f"z must point into the head along the normal (seed {seed})"
         assert abs(np.linalg.norm(m[:3, 3]) - (R_SCALP + gap)) < 0.2, f"centre not gap above scalp (seed {seed})"
-        assert pl.lift_mm == 0.0
+        # a flat casing over a convex scalp never needs lifting; the clearance check's scalp height is
+        # exact to O(edge^2 / radius) (~0.1 mm on this mesh), so only gaps thinner than that may see a lift
+        if gap >= 0.5:
+            assert pl.lift_mm == 0.0, f"seed {seed}, gap {gap}"
+        else:
+            assert pl.lift_mm < 0.1, f"seed {seed}, gap {gap}"
         assert abs(((handle_angle_of_pose(geo, coil, m) - angle) + 180) % 360 - 180) < 1e-6, seed
 
 
