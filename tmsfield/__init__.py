@@ -13,8 +13,7 @@ placement search, dose), ``tmsfield.viz`` (3-D viewer and rendering), ``tmsfield
 (the ``tmsfield`` command).
 """
 
-from importlib import import_module
-
+from ._lazy import lazy_exports
 from ._version import __version__
 
 # Public names -> the module that defines them. Imported on first use so that
@@ -39,16 +38,4 @@ _SUBPACKAGES = ("coils", "kernels", "head", "solver", "targets", "viz", "cli", "
 
 __all__ = ["__version__", *_PUBLIC]
 
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(import_module(_PUBLIC[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBPACKAGES:
-        return import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'tmsfield' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC) | set(_SUBPACKAGES))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC, _SUBPACKAGES)

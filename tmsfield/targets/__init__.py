@@ -3,7 +3,7 @@
 Public names are imported lazily (the search pulls in numba).
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _PUBLIC = {
     "TargetSpec": ".table", "TARGETS": ".table", "available_targets": ".table", "get_target": ".table",
@@ -21,14 +21,4 @@ _PUBLIC = {
 
 __all__ = list(_PUBLIC)
 
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(import_module(_PUBLIC[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tmsfield.targets' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -8,7 +8,7 @@ FreeSurfer curv, VTK/VTP and result JSON (:mod:`tmsfield.viz.export`).
 Imported lazily: ``import tmsfield.viz`` does not load pyvista until a name is used.
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _PUBLIC = {
     "Scene": ".scene", "SceneInfo": ".scene", "build_scene": ".scene", "scene_from_head": ".scene",
@@ -23,14 +23,4 @@ _PUBLIC = {
 
 __all__ = list(_PUBLIC)
 
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(import_module(_PUBLIC[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tmsfield.viz' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
