@@ -80,7 +80,7 @@ def test_numba_kernels_match_numpy_references():
 
 
 def test_observation_averaged_entries_match_a_numpy_quadrature():
-    from tmsfield.solver.bem import _collapsed_gauss
+    from tmsfield.kernels.triangle_integrals import collapsed_gauss_rule as _collapsed_gauss
     seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
     tv = _random_triangles(rng, 6)

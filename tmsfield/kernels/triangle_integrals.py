@@ -24,7 +24,7 @@ that the numba kernels in :mod:`tmsfield.kernels.bem` are tested against.
 
 import numpy as np
 
-__all__ = ["triangle_field_integral", "triangle_solid_angle", "triangle_field_quadrature"]
+__all__ = ["triangle_field_integral", "triangle_solid_angle", "triangle_field_quadrature", "collapsed_gauss_rule"]
 
 
 def triangle_solid_angle(points, v0, v1, v2):
@@ -103,6 +103,40 @@ def triangle_field_integral(points, v0, v1, v2):
     return out
 
 
+def collapsed_gauss_rule(n):
+    """Collapsed (Duffy) Gauss–Legendre rule on a triangle.
+
+    Parameters
+    ----------
+    n : int
+        Points per direction (n² points in all).
+
+    Returns
+    -------
+    bary : ndarray, shape (n², 3)
+        Barycentric coordinates of the points.
+    weights : ndarray, shape (n²,)
+        Weights summing to 1: the integral of f over a triangle of area S is
+        ``S * weights @ f(bary @ corners)``.
+
+    Examples
+    --------
+    >>> bary, w = collapsed_gauss_rule(3)
+    >>> bary.shape, round(float(w.sum()), 12)
+    ((9, 3), 1.0)
+    """
+    x, w = np.polynomial.legendre.leggauss(n)
+    x = 0.5 * (x + 1.0)
+    w = 0.5 * w
+    u, v = np.meshgrid(x, x, indexing="ij")
+    wu, wv = np.meshgrid(w, w, indexing="ij")
+    # collapsed square -> triangle: s = u, t = (1 - u) v, Jacobian (1 - u); x2 normalises the area 1/2
+    s = u.ravel()
+    t = ((1.0 - u) * v).ravel()
+    wt = 2.0 * (wu * wv * (1.0 - u)).ravel()
+    return np.ascontiguousarray(np.column_stack([1.0 - s - t, s, t])), np.ascontiguousarray(wt)
+
+
 def triangle_field_quadrature(points, v0, v1, v2, order=40):
     """Brute-force tensor-product quadrature of the same integral (slow; tests only).
 
@@ -117,20 +151,10 @@ def triangle_field_quadrature(points, v0, v1, v2, order=40):
     >>> bool(np.allclose(q, e, rtol=1e-8))
     True
     """
-    x, w = np.polynomial.legendre.leggauss(order)
-    x = 0.5 * (x + 1)
-    w = 0.5 * w
-    u, v = np.meshgrid(x, x, indexing="ij")
-    wu, wv = np.meshgrid(w, w, indexing="ij")
-    # collapsed square -> triangle: s = u, t = (1 - u) v, Jacobian (1 - u)
-    s = u.ravel()
-    t = ((1 - u) * v).ravel()
-    wt = (wu * wv * (1 - u)).ravel()
-    v0 = np.asarray(v0, float)
-    v1 = np.asarray(v1, float)
-    v2 = np.asarray(v2, float)
-    jac = np.linalg.norm(np.cross(v1 - v0, v2 - v0))
-    q = v0 + s[:, None] * (v1 - v0) + t[:, None] * (v2 - v0)
+    bary, w = collapsed_gauss_rule(order)
+    corners = np.array([np.asarray(v0, float), np.asarray(v1, float), np.asarray(v2, float)])
+    area = 0.5 * np.linalg.norm(np.cross(corners[1] - corners[0], corners[2] - corners[0]))
+    q = bary @ corners
     d = np.asarray(points, float)[:, None, :] - q[None]
     r3 = np.linalg.norm(d, axis=-1) ** 3
-    return jac * np.einsum("q,pqk->pk", wt, d / r3[..., None])
+    return area * np.einsum("q,pqk->pk", w, d / r3[..., None])

@@ -45,6 +45,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import ConvergenceError, InputError, MeshError, PoseError, SolverError
 from ..kernels import bem as _k
+from ..kernels.triangle_integrals import collapsed_gauss_rule
 from ..pose import as_pose_matrix
 from ..validation import as_points, as_positive_float
 from .conductivity import boundary_contrasts, tissue_conductivities
@@ -59,19 +60,6 @@ _RECIPROCAL_PREFACTOR = -1e5
 _TOUCH_ORDER = 6
 #: the same for the other near pairs
 _NEAR_ORDER = 2
-
-
-def _collapsed_gauss(n):
-    """Barycentric points (n², 3) and weights (sum 1) of a collapsed Gauss–Legendre triangle rule."""
-    x, w = np.polynomial.legendre.leggauss(n)
-    x = 0.5 * (x + 1.0)
-    w = 0.5 * w
-    u, v = np.meshgrid(x, x, indexing="ij")
-    wu, wv = np.meshgrid(w, w, indexing="ij")
-    s = u.ravel()
-    t = ((1.0 - u) * v).ravel()
-    wt = 2.0 * (wu * wv * (1.0 - u)).ravel()
-    return np.ascontiguousarray(np.column_stack([1.0 - s - t, s, t])), np.ascontiguousarray(wt)
 
 
 @dataclass(frozen=True)
@@ -335,7 +323,7 @@ class EFieldSolver:
         i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
         vals = []
         for (pi, pj), order in (((ti, tj), _TOUCH_ORDER), ((i, j), _NEAR_ORDER)):
-            bary, wq = _collapsed_gauss(order)
+            bary, wq = collapsed_gauss_rule(order)
             vals.append(_k.near_normal_corrections_averaged(pi, pj, self.tri_vertices, self.centroids, self.areas,
                                                             self.normals, bary, wq))
         self.n_near_pairs = int(i.size + ti.size)
