@@ -19,14 +19,13 @@ and a file read and written again differs by at most 1 ulp in a position (the me
 doubles are different grids); moments are printed with ``repr`` and round-trip exactly.
 """
 
-import os
-import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
 
 from .coil import Coil
+from .._atomic import atomic_write_text
 from ..errors import CoilFileError, CoilError
 
 __all__ = ["read_ccd", "write_ccd"]
@@ -168,13 +167,5 @@ def write_ccd(coil, path):
         " ".join([str(Decimal(repr(float(v))).scaleb(-3)) for v in p] + [repr(float(v)) for v in m])
         for p, m in zip(coil.dipole_positions_mm, coil.dipole_moments))
     text = f"{header}\n{coil.n_dipoles}\n{_COMMENT}\n{body}\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
     return path

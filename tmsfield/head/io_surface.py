@@ -1,12 +1,11 @@
 """Read and write single triangle surfaces through nibabel: FreeSurfer geometry (``lh.pial``,
 MNE ``bem/*.surf``) and GIFTI (``.gii``). Writes are atomic (temp file + ``os.replace``)."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import HeadFileError
 from .mesh_tools import detect_units_scale
 from .surface import Surface
@@ -159,40 +158,6 @@ def read_surface(path, name=None, units="mm"):
     if p.endswith(".gii") or p.endswith(".gii.gz"):
         return read_gifti_surface(path, name, units)
     return read_freesurfer_surface(path, name, units)
-
-
-class atomic_path:
-    """Context manager yielding a temp path beside ``path``; moved onto ``path`` on success.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp()
-    >>> with atomic_path(os.path.join(d, "a.txt")) as tmp:
-    ...     _ = open(tmp, "w").write("x")
-    >>> os.listdir(d)
-    ['a.txt']
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        suffix = "".join(self.path.suffixes) or ".tmp"
-        fd, self.tmp = tempfile.mkstemp(prefix="." + self.path.name.split(".")[0] + "-", suffix=suffix,
-                                        dir=self.path.parent if str(self.path.parent) else ".")
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)   # mkstemp creates 0600; give the usual permissions
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.unlink(self.tmp)
-        return False
 
 
 def write_gifti_surface(path, surface, scalars=None, precision=np.float32):

@@ -1,12 +1,11 @@
 """Placement result files (schema ``"tmsfield-placement/1"``): validated atomic write and read."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .. import _atomic
 from ..errors import InputError
 
 __all__ = ["SCHEMA", "validate_result", "write_result", "read_result", "atomic_write_text"]
@@ -82,22 +81,10 @@ def _jsonable(x):
 
 
 def atomic_write_text(path, text):
-    """Write text to ``path`` atomically (temp file in the same folder + os.replace)."""
+    """Write text to ``path`` atomically, creating its folder (see :mod:`tmsfield._atomic`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    return _atomic.atomic_write_text(path, text)
 
 
 def write_result(path, result):

@@ -14,12 +14,11 @@ no half-written file is left behind.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import InputError
 
 __all__ = ["export_gifti", "export_gifti_surface", "export_curv", "export_vtk", "export_pose_json"]
@@ -31,15 +30,8 @@ def _atomic(path, write, suffix=None):
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"cannot write {path}: folder {folder} does not exist; create it first")
-    suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=f".{path.name}.", dir=str(folder))
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=suffix) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

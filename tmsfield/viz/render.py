@@ -6,12 +6,11 @@ that the interactive viewer can update the field colours and move the coil witho
 rebuilding anything. :func:`render` writes a PNG.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_path
 from ..errors import InputError, RenderError
 from . import views as _views
 from .offscreen import check_rendering, configure_offscreen
@@ -307,19 +306,13 @@ def write_png(filename, image):
     data.SetDimensions(w, h, 1)
     arr = numpy_to_vtk(img.reshape(-1, c), deep=True)
     data.GetPointData().SetScalars(arr)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}.", dir=str(path.parent or "."))
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         writer = vtkPNGWriter()
         writer.SetFileName(tmp)
         writer.SetInputData(data)
         writer.Write()
         if writer.GetErrorCode():
             raise RenderError(f"could not write PNG {path} (VTK error code {writer.GetErrorCode()})")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
