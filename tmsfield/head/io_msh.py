@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write_bytes
 from ..errors import HeadFileError
 from .surface import Surface
 
@@ -282,11 +283,5 @@ def write_msh_surfaces(path, surfaces, binary=True):
     if binary:
         chunks.append(b"\n")
     chunks.append(b"$EndElements\n")
-    _atomic_write_bytes(path, b"".join(chunks))
+    atomic_write_bytes(path, b"".join(chunks))
 
-
-def _atomic_write_bytes(path, payload):
-    from .io_surface import atomic_path
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(payload)
