@@ -4,8 +4,9 @@ Each entry states how well it is sourced (``sourcing``):
 
 * ``"primary"``   — coordinate given in the cited paper itself.
 * ``"secondary"`` — coordinate as tabulated by a later paper (cited) for an earlier study.
-* ``"uncertain"`` — from the cited table as recalled, not re-checked against the paper text in this
-  project; verify before clinical use.
+* ``"uncertain"`` — not checked against the cited paper's own text in this project (the citation says
+  what was checked instead, e.g. independent repositories giving the same coordinate); verify before
+  clinical use.
 
 Targets are checked against the head: inside the scalp, near the cortex, and no deeper below the scalp
 than a coil can reach (default 35 mm; the E-field of figure-8 coils falls to < ~30 % of its superficial
@@ -51,9 +52,14 @@ TARGETS = {t.name: t for t in (
                "left DLPFC site maximally anticorrelated with the subgenual cingulate (sgACC seed)",
                _FOX2012, "primary"),
     TargetSpec("fox2012_group_optimal", (-42.0, 44.0, 30.0),
-               "group-optimal connectivity-based variant of the sgACC-anticorrelated target",
-               _FOX2012 + " (coordinate as given in the paper's results; the variant's label is uncertain)",
-               "primary"),
+               "connectivity-based variant of the sgACC-anticorrelated target (label and source unverified)",
+               "attributed to " + _FOX2012 + " — UNVERIFIED: not found in the paper text available to this "
+               "project (2026-11-28 search of public pages and repositories: the PMC author manuscript PMC4120275 "
+               "was reachable only as its abstract). The one repository found that cites (-42, 44, 30) attributes "
+               "it instead to the later N=1000 replication, Weigand A, et al. (2018) Prospective validation that "
+               "subgenual connectivity predicts antidepressant efficacy of transcranial magnetic stimulation "
+               "sites. Biol Psychiatry 84(1):28-37, also unchecked here. Verify before clinical use",
+               "uncertain"),
     TargetSpec("fitzgerald2009", (-46.0, 45.0, 38.0),
                "neuronavigated BA46/9 border target of Fitzgerald et al.",
                "Fitzgerald PB, Hoy K, McQueen S, et al. (2009) A randomized trial of rTMS targeted with MRI based "
@@ -67,13 +73,21 @@ TARGETS = {t.name: t for t in (
                "as tabulated in " + _FOX2012, "secondary"),
     TargetSpec("fox2012_5cm", (-41.0, 16.0, 54.0),
                "average cortical site of the '5-cm rule' (5 cm anterior to the motor hotspot)",
-               "Herbsman T, et al. (2009) Biol Psychiatry 66:509-515 (average 5-cm site), as tabulated in "
-               + _FOX2012 + " — coordinate UNCERTAIN: recalled, not re-checked against the table",
+               "average 5-cm site as tabulated in " + _FOX2012 + " (the 5-cm data came from Herbsman T, et al. "
+               "(2009) Biol Psychiatry 66:509-515). NOT checked against the paper's table (not reachable here); "
+               "the same coordinate, labelled '5cm', is one of the four DLPFC sphere centres (with BA9 "
+               "(-36, 39, 43), BA46 (-44, 40, 29) and F3 (-37, 26, 49)) in the README of nih-fmrif/contarg "
+               "(NIMH, connectivity-based rTMS targeting), and one of three Fox-cited DLPFC seeds with BA9 and "
+               "BA46 in an independent rsTMS pipeline; checked 2026-11-28",
                "uncertain"),
     TargetSpec("fox2012_f3", (-37.0, 26.0, 49.0),
-               "average cortical site under the EEG F3 position",
-               "average F3 site as tabulated in " + _FOX2012 + " — coordinate UNCERTAIN: recalled, not "
-               "re-checked against the table", "uncertain"),
+               "average cortical site under the EEG F3 position (listed as 'F3 (Beam)' / 'F3 Beam' in later tables)",
+               "average F3 site as tabulated in " + _FOX2012 + ". NOT checked against the paper's table (not "
+               "reachable here); the same coordinate, labelled 'F3', is one of the four DLPFC sphere centres "
+               "(with BA9, BA46 and the 5-cm site above) in the README of nih-fmrif/contarg, and is listed as the "
+               "Beam F3 group site (Beam W, et al. (2009) Brain Stimul 2:50-54) in two further public target "
+               "tables; checked 2026-11-28",
+               "uncertain"),
 )}
 
 
