@@ -2,6 +2,7 @@
 a 100-row batch on the template.
 
 Run: .venv/bin/pytest benchmarks/bench_targets.py --benchmark-only
+(TMSFIELD_BENCH_BATCH_ROWS=N for an N-row batch instead of 100; see ``test_batch_rows_template``.)
 Target: >= 1e4 placements/s on 2 cores with a 2,712-dipole coil (Magstim 70 mm figure-8 .ccd) — the
 ranking stage uses a reduced dipole set (7 mm cells) with trilinear interpolation; the full coil with
 tricubic interpolation is measured too.
@@ -75,48 +76,102 @@ def test_placements_per_second(benchmark, sphere_grid, stage):
                                  "grid_build_s_sphere": round(grid_s, 2)})
 
 
-def _template():
+def _template(factorize=False):
     import tmsfield
     try:
         head = tmsfield.load_head("mni152")
         from tmsfield.solver.bem import EFieldSolver
         t0 = time.perf_counter()
-        solver = EFieldSolver(head)
+        solver = EFieldSolver(head, fast_placements=False, factorize=factorize)
         return head, solver, time.perf_counter() - t0
     except Exception as exc:
         pytest.skip(f"template head / BEM solver unavailable: {type(exc).__name__}: {exc}")
 
 
-def test_full_default_search_template(benchmark):
+@pytest.mark.parametrize("factorize", [False, True], ids=["gmres", "lu"])
+def test_full_default_search_template(benchmark, factorize):
+    """The main job (``tmsfield target`` defaults: mni152, fig8_70mm, Fox 2012 target, heuristics on).
+
+    ``gmres`` is what ``tmsfield target`` does (a single run); ``lu`` is the same run on a solver with the
+    dense LU (as in ``tmsfield batch``), its one-off factorisation reported as ``solver_setup_s``.
+    """
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
-    head, solver, setup_s = _template()
+    head, solver, setup_s = _template(factorize)
     cache = SetupCache()
     cache._heads["mni152"] = head
     cache._solvers[("mni152", "bem")] = solver
     cache.dipole_coil("fig8_70mm")
-    res = benchmark.pedantic(run_target, args=(TargetJob(heuristics=False), cache), rounds=1, iterations=1)
+    res = benchmark.pedantic(run_target, args=(TargetJob(), cache), rounds=1, iterations=1)
     s = res["settings"]["search"]
-    benchmark.extra_info.update({"solver_setup_s": round(setup_s, 1), "search_timings_s": s["timings_s"],
-                                 "n_placements": s["n_placements"],
-                                 "interpolation_rel_error": s["interpolation_rel_error"],
-                                 "efield_v_per_m_per_a_per_us": res["efield_at_target_v_per_m_per_a_per_us"]})
+    benchmark.extra_info.update({
+        "solver_setup_s": round(setup_s, 1), "factorize_s": solver.factorize_seconds,
+        "n_triangles": solver.n_triangles, "run_stages_s": {k: round(v, 2) for k, v in res["settings"]["timings_s"].items()},
+        "search_stages_s": {k: round(v, 2) for k, v in s["timings_s"].items()},
+        "n_placements": s["n_placements"], "interpolation_rel_error": s["interpolation_rel_error"],
+        "efield_v_per_m_per_a_per_us": res["efield_at_target_v_per_m_per_a_per_us"],
+        "heuristics_v_per_m_per_a_per_us": {k: v.get("efield_at_target_v_per_m_per_a_per_us")
+                                            for k, v in res["heuristics"].items()}})
+
+
+#: rows of the template batch benchmark; the issue asks for 100. TMSFIELD_BENCH_BATCH_ROWS=N runs N rows
+#: (the rows after the first cost about the same each, so a smaller N extrapolates: see extra_info)
+BATCH_ROWS = int(__import__("os").environ.get("TMSFIELD_BENCH_BATCH_ROWS", "100"))
+
+
+def batch_manifest(head, n_rows, seed=0):
+    """``n_rows`` rows on the template: the table's targets and random left-DLPFC cortex points (MNI mm: the
+    template is in MNI space; cortex vertices in a box around the table's targets, < 25 mm below the scalp),
+    with the 70 mm figure-8 and the butterfly coil in turn."""
+    from scipy.spatial import cKDTree
+
+    from tmsfield.targets.table import TARGETS
+    rng = np.random.default_rng(seed)
+    v = np.asarray(head.cortex.vertices, float)
+    box = np.all((v >= [-50.0, 16.0, 22.0]) & (v <= [-32.0, 50.0, 54.0]), axis=1)
+    depth, _ = cKDTree(np.asarray(head.scalp.vertices, float)).query(v[box])
+    pool = v[box][depth < 25.0]
+    names = list(TARGETS)
+    coils = ["fig8_70mm", "butterfly_b65"]
+    rows = ["head,target,coil"]
+    for i in range(n_rows):
+        if i % 2 == 0:
+            tgt = names[(i // 2) % len(names)]
+        else:
+            tgt = "mni:" + " ".join(f"{x:.2f}" for x in pool[rng.integers(len(pool))])
+        rows.append(f"mni152,{tgt},{coils[(i // 3) % len(coils)]}")
+    return "\n".join(rows) + "\n"
 
 
 @pytest.mark.parametrize("model", ["bem", "sphere"])
-def test_batch_100_rows_template(benchmark, tmp_path, model):
+@pytest.mark.parametrize("n_rows", [BATCH_ROWS], ids=lambda n: f"{n}rows")
+def test_batch_rows_template(benchmark, tmp_path, model, n_rows):
+    """``tmsfield batch`` on one head (the template), defaults of the batch command (BEM: fast map + LU)."""
+    import json
+
     import tmsfield
     from tmsfield.cli.main import main
     try:
-        tmsfield.load_head("mni152")
+        head = tmsfield.load_head("mni152")
     except Exception as exc:
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
-    rng = np.random.default_rng(0)
-    base = np.array([-38.0, 44.0, 26.0])
-    rows = ["head,target,coil"] + [f"mni152,mni:{' '.join(f'{v:.1f}' for v in base + rng.uniform(-6, 6, 3))},fig8_70mm"
-                                   for _ in range(100)]
     m = tmp_path / "m.csv"
-    m.write_text("\n".join(rows) + "\n")
+    m.write_text(batch_manifest(head, n_rows))
+    out = tmp_path / "res"
     t0 = time.perf_counter()
-    rc = benchmark.pedantic(main, args=(["batch", str(m), "--out", str(tmp_path / "res"), "--model", model,
-                                         "--no-heuristics", "--quiet", "--workers", "1"],), rounds=1, iterations=1)
-    benchmark.extra_info.update({"rows": 100, "exit_code": rc, "seconds": round(time.perf_counter() - t0, 1)})
+    rc = benchmark.pedantic(main, args=(["batch", str(m), "--out", str(out), "--model", model,
+                                         "--quiet", "--workers", "1"],), rounds=1, iterations=1)
+    total = time.perf_counter() - t0
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    row_s = np.array([r["settings"]["row_seconds"] for r in rows])
+    first = row_s.max() if len(row_s) else float("nan")     # the row that built the head's solver
+    later = np.sort(row_s)[:-1] if len(row_s) > 1 else row_s
+    per_row = float(np.mean(later)) if len(later) else float("nan")
+    benchmark.extra_info.update({
+        "rows": n_rows, "rows_ok": len(rows), "exit_code": rc, "seconds": round(total, 1),
+        "rows_per_s": round(n_rows / total, 4), "first_row_s": round(float(first), 1),
+        "later_rows_mean_s": round(per_row, 2),
+        "later_rows_max_s": round(float(later.max()), 2) if len(later) else None,
+        "extrapolated_100_rows_s": round(float(first) + 99 * per_row, 0),
+        "max_interpolation_rel_error": max((r["settings"].get("search", {}).get("interpolation_rel_error") or 0)
+                                           for r in rows) if rows else None})
+    assert rc == 0 and len(rows) == n_rows

@@ -168,7 +168,11 @@ def _worker_cache():
     if _WORKER_CACHE is None:
         import os
         from ..targets.run import SetupCache
-        _WORKER_CACHE = SetupCache(fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0")
+        # many rows per head: precompute per head (fast placement map; LU of the BEM matrix, 4 T^2 bytes)
+        # so that each row's solves are cheap. TMSFIELD_BATCH_FAST_MAP=0 / TMSFIELD_BATCH_FACTORIZE=0 turn
+        # them off (e.g. one row per head, or too little memory for the LU)
+        _WORKER_CACHE = SetupCache(fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0",
+                                   factorize=os.environ.get("TMSFIELD_BATCH_FACTORIZE", "1") != "0")
     return _WORKER_CACHE
 
 

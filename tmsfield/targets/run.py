@@ -159,6 +159,16 @@ def _read_landmarks(path):
 class SetupCache:
     """Per-process cache of heads, coils (and their dipole equivalents) and solvers, keyed by source.
 
+    Parameters
+    ----------
+    max_heads : int
+        Heads (and their solvers) kept; the oldest is dropped beyond this.
+    fast_placements : bool
+        Build BEM solvers with the fast per-placement map (:mod:`tmsfield.solver.fast_placement`).
+    factorize : bool or "lazy"
+        Build BEM solvers with a dense LU factorisation (``EFieldSolver(factorize=...)``): each later
+        solve of that head (the reciprocal fields of a row, its verification solves) takes seconds.
+
     Examples
     --------
     >>> cache = SetupCache()
@@ -166,12 +176,17 @@ class SetupCache:
     'fig8_70mm'
     """
 
-    def __init__(self, max_heads=2, fast_placements=False):
+    def __init__(self, max_heads=2, fast_placements=False, factorize=False):
         self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
         self.max_heads = int(max_heads)
         # the BEM solver's precomputed fast per-placement map costs many full solves to build: worth it for
         # batches with many targets per head, not for a single run
         self.fast_placements = bool(fast_placements)
+        # dense float32 LU of the BEM matrix (EFieldSolver(factorize=...)): 4 T^2 bytes per head and a few
+        # minutes once, then each solve is seconds instead of a GMRES run: worth it for many rows per head
+        if factorize not in (False, True, "lazy"):
+            raise InputError(f"factorize must be False, True or 'lazy'; got {factorize!r}")
+        self.factorize = factorize
 
     def head(self, source, landmarks=None):
         key = source if landmarks is None else (source, str(landmarks))
@@ -220,7 +235,8 @@ class SetupCache:
             head = self.head(source, landmarks)
             if kind == "bem":
                 from ..solver.bem import EFieldSolver
-                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements)
+                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements,
+                                                  factorize=self.factorize)
             else:
                 self._solvers[key] = _LocalSphere(head, np.asarray(near_point, float))
         return self._solvers[key]
@@ -267,13 +283,17 @@ def run_target(job, cache=None):
     from .search import evaluate_quantity, search_placement, target_roi
     from .table import resolve_target
 
+    import time
+    t_start = time.perf_counter()
     cache = cache or SetupCache()
     head = cache.head(job.head, job.landmarks)
     coil = cache.coil(job.coil)
     dip = cache.dipole_coil(job.coil)
     geo = cache.geometry(job.head, job.landmarks)
     tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo)
+    t_setup = time.perf_counter()
     model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
+    t_solver = time.perf_counter()
     roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
     eval_coil = coil if job.model == "bem" else dip
     warnings = list(tgt.warnings)
@@ -305,6 +325,7 @@ def run_target(job, cache=None):
                     raise
                 heur[name] = {"error": f"{type(exc).__name__}: {exc}"}
 
+    t_heur = time.perf_counter()
     search_info = None
     if job.method == "optimised":
         res = search_placement(model, head, coil if job.model == "bem" else dip, tgt.subject_mm,
@@ -321,7 +342,9 @@ def run_target(job, cache=None):
         h = heur[job.method]
         pose, value = np.asarray(h["pose"]), h["efield_at_target_v_per_m_per_a_per_us"]
         scalp_point, angle, lift = np.asarray(h["scalp_point_mm"]), h["handle_angle_deg"], h["lift_mm"]
+    t_search = time.perf_counter()
     peak = _peak(model, coil if job.model == "bem" else dip, dip, head, pose)
+    t_end = time.perf_counter()
     stim, dose = dose_report(value, coil=coil, stimulator=job.stimulator, max_didt_a_per_us=job.max_didt_a_per_us,
                              percent_output=job.percent_output, requested_v_per_m=job.requested_v_per_m)
     dose["warnings"] = warnings + dose["warnings"]
@@ -332,6 +355,14 @@ def run_target(job, cache=None):
                 "conductivities": getattr(model, "conductivities", None) if job.model == "bem" else None}
     if search_info is not None:
         settings["search"] = search_info
+    # wall times (s) of this run's stages; "solver" is ~0 when the cache already held the head's solver
+    settings["timings_s"] = {"load": t_setup - t_start, "solver": t_solver - t_setup,
+                             "heuristics": t_heur - t_solver, "search": t_search - t_heur, "peak": t_end - t_search,
+                             "total": t_end - t_start}
+    if job.model == "bem":
+        settings["solver"] = {"factorized": bool(getattr(model, "factorized", False)),
+                              "factorize_seconds": getattr(model, "factorize_seconds", None),
+                              "fast_map": getattr(model, "fast_map", None) is not None}
     return {
         "schema": "tmsfield-placement/1", "tmsfield_version": __version__,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
