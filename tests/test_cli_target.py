@@ -63,3 +63,24 @@ def test_unknown_coil(files, capsys):
     rc = main(["target", "--head", str(head), "--landmarks", str(lm), "--coil", "nocoil", "--model", "sphere",
                "--subject", "-40", "40", "52", "--out", str(d / "c.json")])
     assert rc == 2 and "fig8_70mm" in capsys.readouterr().err
+
+
+def test_factorize_flag_gives_the_gmres_answer(tmp_path):
+    """``--factorize`` (dense LU + refinement) on a small two-shell BEM head: same placement and field as GMRES."""
+    head, lm = write_sphere_head(tmp_path / "head", 3, 3)
+    coil = write_coil(tmp_path / "fig8.ccd", fig8_dipole_coil())
+    res = {}
+    for flag in ([], ["--factorize"]):
+        out = tmp_path / f"r{len(flag)}.json"
+        rc = main(["target", "--head", str(head), "--landmarks", str(lm), "--coil", str(coil), "--model", "bem",
+                   "--search-radius", "6", "--no-heuristics", "--subject", "-40", "40", "52", *flag,
+                   "--out", str(out)])
+        assert rc == 0
+        res[len(flag)] = json.loads(out.read_text())
+    g, f = res[0], res[1]
+    assert g["settings"]["solver"]["factorized"] is False and f["settings"]["solver"]["factorized"] is True
+    assert f["efield_at_target_v_per_m_per_a_per_us"] == pytest.approx(g["efield_at_target_v_per_m_per_a_per_us"],
+                                                                       rel=1e-5)
+    assert f["position_mm"] == pytest.approx(g["position_mm"], abs=1e-6)
+    assert f["handle_angle_deg"] == pytest.approx(g["handle_angle_deg"], abs=1e-9)
+    assert set(f["settings"]["timings_s"]) >= {"solver", "heuristics", "search", "peak", "total"}
