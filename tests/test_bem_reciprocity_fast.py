@@ -74,3 +74,28 @@ def test_fast_path_refuses_a_coil_inside_the_head(three_shell_with_cortex):
     pose = tmsfield.CoilPose.from_axes([0, 0, 80.0], [0, 0, -1], [0, 1, 0])
     with pytest.raises(tmsfield.errors.PoseError, match="intersects the head"):
         three_shell_with_cortex.efield_on_cortex(coil, pose)
+
+
+def test_fast_map_uses_the_coils_far_field_surrogate_within_its_bound(three_shell_with_cortex):
+    # A dense dipole coil gets a far-field surrogate for the cortex and the far centroids; the
+    # primary field must stay within the surrogate's bound and the total within the map's 0.5 %.
+    solver = three_shell_with_cortex
+    fm = solver.fast_map
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    rng = np.random.default_rng(seed)
+    coil = dipole_fig8(n_per_ring=200)                       # 1,200 dipoles
+    sur = fm.surrogate(coil)
+    assert sur is not None and sur.n_dipoles <= coil.n_dipoles / 2
+    assert fm.surrogate(coil) is sur                         # fitted once per coil
+    pose, _ = random_pose(rng, 4.0, radius_mm=95.0)
+    pts = fm._points_both
+    far = sur.is_far(pts, pose)
+    assert 0 < (~far).sum() < far.sum()                      # the scalp under the coil is near
+    split = fm.primary_efield(coil, pose, didt=2.0)
+    full = tmsfield.primary_efield(coil, pts, pose, didt=2.0)
+    assert np.array_equal(split[~far], full[~far])
+    bound = 1.5 * sur.max_error * sur.field_scale * 2.0e6     # V/m for didt = 2 A/µs
+    assert np.abs(split - full).max() <= bound, seed
+    fast = solver.efield_on_cortex(coil, pose)
+    direct = solver.efield_on_cortex(coil, pose, method="direct")
+    assert rel_l2(fast, direct) <= 0.005, seed

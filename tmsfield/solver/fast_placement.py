@@ -20,12 +20,15 @@ is then formed for all cortex points chunk by chunk with BLAS (one-point far fie
 exact near-field corrections of the direct solver). M is factorised in float32 (relative
 error ~1e-7 × cond(M), far below the map's truncation error).
 
-Per placement: the normal primary field at the T centroids and the primary field at the
-Nc cortex points (two calls of the coil's Biot–Savart kernel), then
-E = E_p(cortex) + response · (projectorᵀ b): two dense float32 products. The truncation
-error is measured by ``tests/test_bem_fast_placement.py`` against the full solve, on coil
-poses that played no part in building the map (≤ 0.5 % relative L2); ``relative_tail``
-gives the first discarded singular value relative to the largest.
+Per placement: the primary field at the Nc cortex points and the T centroids (the normal
+component b = E_p·n at the centroids), then E = E_p(cortex) + response · (projectorᵀ b): two
+dense float32 products. The primary field is the coil's own only at points within
+``surrogate_distance_mm`` of the box around its sources (the scalp under the coil); everywhere
+else a fitted far-field surrogate of a few hundred dipoles replaces it, with a stated error
+bound (:mod:`tmsfield.coils.far_field`): for the 2,712-dipole Magstim coil this is ~6× fewer
+source–point pairs. The truncation error is measured by ``tests/test_bem_reciprocity_fast.py``
+against the full solve, on coil poses that played no part in building the map (≤ 0.5 %
+relative L2); ``relative_tail`` gives the first discarded singular value relative to the largest.
 """
 
 import time
@@ -33,7 +36,9 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from ..errors import PoseError
+from ..coils.far_field import far_field_surrogate
+from ..errors import CoilError, PoseError
+from ..validation import as_positive_float
 from .bem import _coil_source_points, _primary_efield
 from ..kernels import bem as _k
 
@@ -65,6 +70,10 @@ class FastPlacementMap:
         Cortex points per dense block when forming the responses (memory 24 T × chunk bytes).
     seed : int
         Seed of the random test matrix (the map is deterministic for a given head).
+    surrogate_distance_mm, surrogate_tol : float
+        Primary field at points this far (mm) outside the box around a coil's sources from the
+        coil's fitted far-field surrogate (:func:`tmsfield.coils.far_field.far_field_surrogate`)
+        with this relative error bound; ``None`` evaluates every coil in full.
 
     Attributes
     ----------
@@ -89,20 +98,26 @@ class FastPlacementMap:
     """
 
     def __init__(self, solver, *, rank=600, oversample=20, power_iterations=1, dense_limit=32000,
-                 range_points=4000, chunk_points=1000, seed=0):
+                 range_points=4000, chunk_points=1000, seed=0, surrogate_distance_mm=15.0, surrogate_tol=5e-4):
         t0 = time.perf_counter()
         self.solver = solver
+        self.surrogate_distance_mm = None if surrogate_distance_mm is None else float(surrogate_distance_mm)
+        self.surrogate_tol = float(surrogate_tol)
+        self._surrogates = {}
         pts, near = solver._cortex_eval
         n, nc = solver.n_triangles, pts.shape[0]
         k = int(min(rank, n, 3 * nc))
         ell = int(min(k + oversample, n, 3 * nc))
         d2k = 2.0 * solver.tri_contrast
         timings = {}
-        if n <= dense_limit:
+        if getattr(solver, "_lu", None) is not None or n <= dense_limit:
             # float32 LU: relative error ~1e-7 cond(M), far below the 0.5 % budget of the map.
             # Factorise Mᵀ — the Fortran-ordered view of the C-ordered M — in place (no copy), then
             # M x = b is the transposed solve with that factorisation and Mᵀ y = c the plain one.
-            lu = sla.lu_factor(solver.dense_matrix(np.float32).T, overwrite_a=True, check_finite=False)
+            # A solver built with factorize=True already holds these factors: reuse them.
+            lu = getattr(solver, "_lu", None)
+            if lu is None:
+                lu = sla.lu_factor(solver.dense_matrix(np.float32).T, overwrite_a=True, check_finite=False)
 
             def solve(rhs, trans=0):
                 return sla.lu_solve(lu, rhs.astype(np.float32), trans=1 - trans,
@@ -170,11 +185,50 @@ class FastPlacementMap:
             s._require_outside_scalp(coil, pose)
             raise PoseError("the coil intersects the head")  # pragma: no cover - raised above
 
+    def surrogate(self, coil):
+        """The coil's far-field surrogate used by :meth:`efield` (fitted once per coil object and kept
+        by this map), or None when the coil is evaluated in full (sampled-grid coils, coils too small
+        to gain, or ``surrogate_distance_mm=None``)."""
+        key = id(coil)
+        hit = self._surrogates.get(key)
+        if hit is not None and hit[0] is coil:
+            return hit[1]
+        sur = None
+        if self.surrogate_distance_mm is not None and not getattr(coil, "sampled_grids", ()) \
+                and coil.n_dipoles + coil.n_segments > 200:
+            try:
+                sur = far_field_surrogate(coil, self.surrogate_distance_mm, tol=self.surrogate_tol, max_dipoles=800)
+            except CoilError:
+                sur = None   # no lattice much smaller than the coil meets the bound: evaluate in full
+        if len(self._surrogates) >= 8:
+            self._surrogates.pop(next(iter(self._surrogates)))
+        self._surrogates[key] = (coil, sur)   # holds the coil, so its id is not reused meanwhile
+        return sur
+
+    def primary_efield(self, coil, pose=None, didt=1.0):
+        """Primary E (V/m) at the cortex points followed by the triangle centroids; (Nc + T, 3).
+
+        Points farther than ``surrogate_distance_mm`` outside the box around the coil's sources
+        take the coil's far-field surrogate (error bound ``surrogate.max_error`` of the largest |A|
+        on that box, by the maximum principle: :mod:`tmsfield.coils.far_field`); the rest (the
+        scalp under the coil) the coil itself.
+        """
+        pts = self._points_both
+        sur = self.surrogate(coil)
+        if sur is None:
+            return _primary_efield(coil, pts, pose, didt)
+        far = sur.is_far(pts, pose)
+        out = np.empty_like(pts)
+        out[far] = (-1e6 * as_positive_float(didt, "didt")) * sur.sources(pose).vector_potential(pts[far] * 1e-3)
+        if not far.all():
+            out[~far] = _primary_efield(coil, pts[~far], pose, didt)
+        return out
+
     def efield(self, coil, pose=None, didt=1.0):
         """Total E-field (V/m) at the solver's cortex points; (Nc, 3)."""
         self._check_pose(coil, pose)
         s = self.solver
-        both = _primary_efield(coil, self._points_both, pose, didt)
+        both = self.primary_efield(coil, pose, didt)
         nc = s.cortex_points.shape[0]
         b = np.einsum("ij,ij->i", both[nc:], s.normals)
         c = self.projector_t @ b.astype(np.float32)
