@@ -83,6 +83,17 @@ def test_per_placement_template_head(benchmark, template_solver):
     for p in poses:
         tmsfield.primary_efield(coil, solver.cortex_points, p)
     t_primary = (time.perf_counter() - t0) / len(poses)
+    fm = solver.fast_map
+    sur = fm.surrogate(coil)
+    t0 = time.perf_counter()
+    for p in poses:
+        fm.primary_efield(coil, p)
+    t_split = (time.perf_counter() - t0) / len(poses)
+    b = np.ones(solver.n_triangles, dtype=np.float32)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        fm.response @ (fm.projector_t @ b)
+    t_lowrank = (time.perf_counter() - t0) / 5
     t0 = time.perf_counter()
     direct = solver.efield_on_cortex(coil, poses[0], method="direct")
     t_direct = time.perf_counter() - t0
@@ -90,6 +101,10 @@ def test_per_placement_template_head(benchmark, template_solver):
     benchmark.extra_info.update({
         "coil": coil.name, "coil_dipoles": coil.n_dipoles, "coil_segments": coil.n_segments,
         "cortex_points": int(e.shape[0]), "primary_field_only_seconds": round(t_primary, 4),
+        "surrogate_dipoles": None if sur is None else sur.n_dipoles,
+        "surrogate_max_error": None if sur is None else sur.max_error,
+        "near_points": None if sur is None else int((~sur.is_far(fm._points_both, poses[0])).sum()),
+        "primary_cortex_and_centroids_split_seconds": round(t_split, 4), "low_rank_products_seconds": round(t_lowrank, 4),
         "direct_solve_seconds": round(t_direct, 2), "direct_gmres_iterations": solver.last_solve_info.iterations,
         "fast_vs_direct_relative_l2": float(np.linalg.norm(fast - direct) / np.linalg.norm(direct)),
     })
