@@ -20,14 +20,18 @@ as :attr:`FarFieldSurrogate.max_error`, relative to the largest |A| of the coil 
 fit refines the lattice until it is below ``tol``. Points inside ``Γ`` must use the coil
 itself (:meth:`FarFieldSurrogate.is_far` tells which).
 
-Measured (``.venv/bin/python`` on the coils, 2026-11-28; asserted in
-``tests/test_coils_far_field.py``): at ``distance_mm = 15`` the Magstim 70 mm figure-8
-``.ccd`` (2,712 dipoles) needs 288 lattice dipoles for a bound of 8.0e-4, 462 for 1.4e-4 and
-650 for 2.8e-5. Wire models with a few hundred to a thousand segments (``fig8_70mm``,
-``round_90mm``) gain nothing (the lattice is not much smaller than the coil) and are
-evaluated in full. On the template cortex the L2 error of the surrogate's A was ~2e-6 of the
-field: the bound is conservative because the box surface comes much closer to the sources
-than the cortex does.
+Sources far outside the bulk of the coil (a wire coil's leads running up the handle) would
+stretch the box; they are split off and always evaluated exactly. The cut wires are closed
+through a hub (segments from each cut node to one point, carrying the current that ended
+there), added to the core and subtracted in the rest, because currents that do not close
+have A-field terms no set of magnetic dipoles reproduces.
+
+Measured (2026-11-28; bounds asserted in ``tests/test_coils_far_field.py``): at
+``distance_mm = 15`` the Magstim 70 mm figure-8 ``.ccd`` (2,712 dipoles) needs 288 lattice
+dipoles for a bound of 8.0e-4, 462 for 1.4e-4 and 650 for 2.8e-5; the built-in ``fig8_70mm``
+wire model (1,158 segments) 462 dipoles + 5 exact segments for 2.9e-4. On the template
+cortex the L2 error of the surrogate's A was ~2e-6 of the field: the bound is conservative
+because the box surface comes much closer to the sources than the cortex does.
 """
 
 from dataclasses import dataclass
@@ -66,8 +70,11 @@ class FarFieldSurrogate:
     n_coil_sources : int
         Dipoles + segments of the coil it replaces.
     field_scale : float
-        The largest |A| component of the coil on the validation sampling (T·m per A): the
-        absolute error bound is ``max_error * field_scale``.
+        The largest |A| component of the coil's core on the validation sampling (T·m per A):
+        the absolute error bound is ``max_error * field_scale``.
+    rest : Coil or None
+        Sources left out of the box (e.g. the leads of a wire coil running up the handle),
+        always evaluated exactly; the box is the "core" of the coil without them.
 
     Examples
     --------
@@ -87,6 +94,7 @@ class FarFieldSurrogate:
     max_error: float
     n_coil_sources: int
     field_scale: float
+    rest: object = None
 
     @property
     def n_dipoles(self):
@@ -113,6 +121,15 @@ class FarFieldSurrogate:
         out = np.maximum(self.box_lo_mm - local, local - self.box_hi_mm)   # > 0 outside along an axis
         return np.max(out, axis=1) >= self.distance_mm
 
+    def vector_potential(self, points_mm, pose=None):
+        """A (T·m per A) at head-frame points (mm) that are all far (:meth:`is_far`): the
+        surrogate dipoles plus the exact field of :attr:`rest`; (N, 3)."""
+        p = np.asarray(points_mm, float)
+        out = self.sources(pose).vector_potential(p * _MM)
+        if self.rest is not None:
+            out += CoilFieldSources(self.rest, pose).vector_potential(p)
+        return out
+
     def sources(self, pose=None):
         """:class:`~tmsfield.kernels.biot_savart.DipoleSources` of the surrogate in the head frame (SI)."""
         from ..pose import as_pose_matrix
@@ -124,6 +141,51 @@ class FarFieldSurrogate:
 def _source_points(coil):
     pts = [a for a in (coil.dipole_positions_mm, coil.segment_start_mm, coil.segment_end_mm) if len(a)]
     return np.concatenate(pts)
+
+
+def _split_core(coil, quantile=0.01, margin_mm=10.0):
+    """(core coil, rest coil or None): the rest are the few sources more than ``margin_mm``
+    outside the box holding the central 98 % of source points along each axis — typically a
+    wire coil's leads up the handle, which would otherwise stretch the box and the lattice."""
+    from .coil import Coil
+    src = _source_points(coil)
+    lo = np.quantile(src, quantile, axis=0) - margin_mm
+    hi = np.quantile(src, 1.0 - quantile, axis=0) + margin_mm
+
+    def inside(p):
+        return np.all((p >= lo) & (p <= hi), axis=1)
+
+    din = inside(coil.dipole_positions_mm) if coil.n_dipoles else np.zeros(0, bool)
+    sin = (inside(coil.segment_start_mm) & inside(coil.segment_end_mm)) if coil.n_segments else np.zeros(0, bool)
+    if din.all() and sin.all():
+        return coil, None
+
+    st, en, cur = coil.segment_start_mm[sin], coil.segment_end_mm[sin], coil.segment_current[sin]
+    # Cutting the wires leaves current ending at the cut nodes. A current that does not close
+    # has A-field terms (net current element Σ I dl, its symmetric moment) that no set of
+    # magnetic dipoles reproduces, so the core is closed through a hub: every node with a net
+    # in-flow q gets a segment node → hub carrying q (Kirchhoff at the hub: Σ q = 0), and the
+    # rest gets the same segments reversed, so core + rest is exactly the coil.
+    hub_s = np.zeros((0, 3))
+    hub_c = np.zeros(0)
+    if st.shape[0]:
+        nodes, inv = np.unique(np.round(np.concatenate([st, en]), 6), axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        net = np.zeros(nodes.shape[0])
+        np.add.at(net, inv[:st.shape[0]], -cur)
+        np.add.at(net, inv[st.shape[0]:], cur)
+        open_ = np.abs(net) > 1e-9 * max(1.0, float(np.abs(cur).max()))
+        hub_s, hub_c = nodes[open_], net[open_]
+    hub = hub_s.mean(axis=0) if hub_s.shape[0] else np.zeros(3)
+    hub_e = np.tile(hub, (hub_s.shape[0], 1))
+
+    def part(ds, s0, e0, c0):
+        return Coil(name=coil.name, segment_start_mm=s0, segment_end_mm=e0, segment_current=c0,
+                    dipole_positions_mm=coil.dipole_positions_mm[ds], dipole_moments=coil.dipole_moments[ds])
+    core = part(din, np.concatenate([st, hub_s]), np.concatenate([en, hub_e]), np.concatenate([cur, hub_c]))
+    rest = part(~din, np.concatenate([coil.segment_start_mm[~sin], hub_e]),
+                np.concatenate([coil.segment_end_mm[~sin], hub_s]), np.concatenate([coil.segment_current[~sin], hub_c]))
+    return core, rest
 
 
 def _box_surface(lo, hi, spacing, offset=0.0):
@@ -233,16 +295,17 @@ def far_field_surrogate(coil, distance_mm=15.0, tol=5e-4, spacing_mm=None, max_f
     d = float(distance_mm)
     if not np.isfinite(d) or d <= 0:
         raise InputError(f"distance_mm must be a positive number of mm; got {distance_mm!r}")
-    src = _source_points(coil)
+    core, rest = _split_core(coil)
+    src = _source_points(core)
     lo, hi = src.min(axis=0), src.max(axis=0)
     glo, ghi = lo - d, hi + d
     fit_pts = _box_surface(glo, ghi, d / 3.0)
     check_pts = _box_surface(glo, ghi, d / 4.0, offset=0.5)
-    full = CoilFieldSources(coil)
+    full = CoilFieldSources(core)
     a_fit = full.vector_potential(fit_pts)
     a_chk = full.vector_potential(check_pts)
     scale = float(np.max(np.abs(a_chk)))
-    n_src = coil.n_dipoles + coil.n_segments
+    n_src = core.n_dipoles + core.n_segments
     spacings = [float(spacing_mm)] if spacing_mm is not None else [d * f for f in (0.6, 0.5, 0.4, 0.3)]
     best = None
     for h in spacings:
@@ -257,7 +320,7 @@ def far_field_surrogate(coil, distance_mm=15.0, tol=5e-4, spacing_mm=None, max_f
         mom = _truncated_lstsq(g / cn, a_fit.ravel())
         mom = (mom / cn).reshape(-1, 3)
         err = np.abs(DipoleSources(pos * _MM, mom).vector_potential(check_pts * _MM) - a_chk).max() / scale
-        cand = FarFieldSurrogate(pos, mom, lo, hi, d, float(err), n_src, scale)
+        cand = FarFieldSurrogate(pos, mom, lo, hi, d, float(err), n_src, scale, rest)
         if best is None or cand.max_error < best.max_error:
             best = cand
         if err <= tol:
