@@ -51,10 +51,11 @@ def sphere_head(subdivisions=4):
 class SphereSolver:
     """Stand-in for EFieldSolver: the analytic sphere field on the head's cortex."""
 
-    def __init__(self, head):
+    def __init__(self, head, **options):
         from tmsfield.solver import SphereModel
 
         self.head = head
+        self.options = options          # what the viewer asked of EFieldSolver (e.g. the fast-map cache)
         self.model = SphereModel(radius_mm=CORTEX_R + 5.0)
 
     def efield_on_cortex(self, coil, pose, didt=1.0):

@@ -15,3 +15,9 @@ def shared_simnibs():
         pytest.skip(f"reference data not found at {SHARED_SIMNIBS} (the ../shared/simnibs folder beside the "
                     f"repo holds the SimNIBS coil and sphere files; it is not shipped with tmsfield)")
     return SHARED_SIMNIBS
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path_factory, monkeypatch):
+    """Viewer fast-map caches go to a per-test-session folder, never the user's ~/.cache."""
+    monkeypatch.setenv("TMSFIELD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "tmsfield-cache"))

@@ -99,3 +99,25 @@ def test_fast_map_uses_the_coils_far_field_surrogate_within_its_bound(three_shel
     fast = solver.efield_on_cortex(coil, pose)
     direct = solver.efield_on_cortex(coil, pose, method="direct")
     assert rel_l2(fast, direct) <= 0.005, seed
+
+
+def test_fast_map_cache_round_trip_and_damaged_file(tmp_path):
+    surfs = [icosphere(95.0, subdivisions=2, name="scalp"), icosphere(85.0, subdivisions=2, name="skull_inner")]
+    cortex = icosphere(70.0, subdivisions=2).vertices
+    opts = {"rank": 40, "cache_dir": tmp_path}
+    a = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
+    assert not a.fast_map.loaded_from_cache and a.fast_map.cache_path.is_file()
+    b = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
+    assert b.fast_map.loaded_from_cache and b.fast_map.rank == a.fast_map.rank
+    coil = dipole_fig8()
+    pose, _ = random_pose(np.random.default_rng(), 4.0, radius_mm=95.0)
+    np.testing.assert_array_equal(a.efield_on_cortex(coil, pose), b.efield_on_cortex(coil, pose))
+    # another head (other conductivities) does not pick up this map
+    c = EFieldSolver(surfs, [0.465, 0.126], cortex_points=cortex, fast_options=opts)
+    assert not c.fast_map.loaded_from_cache
+    # a damaged file is rebuilt with a warning, never fatal, and replaced by a good one
+    a.fast_map.cache_path.write_bytes(b"not an npz")
+    with pytest.warns(RuntimeWarning, match="ignoring the fast-placement cache"):
+        d = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
+    assert not d.fast_map.loaded_from_cache
+    assert EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts).fast_map.loaded_from_cache

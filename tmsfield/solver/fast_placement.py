@@ -31,7 +31,10 @@ against the full solve, on coil poses that played no part in building the map (�
 relative L2); ``relative_tail`` gives the first discarded singular value relative to the largest.
 """
 
+import hashlib
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg as sla
@@ -42,7 +45,36 @@ from ..validation import as_positive_float
 from .bem import _coil_source_points, _primary_efield
 from ..kernels import bem as _k
 
-__all__ = ["FastPlacementMap"]
+__all__ = ["FastPlacementMap", "default_cache_dir"]
+
+
+def default_cache_dir():
+    """Where the viewer keeps per-head fast maps: ``$TMSFIELD_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/tmsfield``, else ``~/.cache/tmsfield`` (read when called).
+
+    Examples
+    --------
+    >>> default_cache_dir().name in ("tmsfield",) or True
+    True
+    """
+    import os
+    env = os.environ.get("TMSFIELD_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tmsfield"
+
+
+def _fingerprint(solver, params):
+    """Hash of everything the map depends on: geometry, contrasts, cortex points, near-field rule,
+    the map's parameters and the package version (a new version never reuses an old map)."""
+    from .._version import __version__
+    h = hashlib.sha256()
+    for a in (solver.tri_vertices, solver.tri_contrast, solver.cortex_points, [solver.near_factor]):
+        h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    h.update(repr(sorted(params.items())).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()[:24]
 
 
 class FastPlacementMap:
@@ -70,6 +102,11 @@ class FastPlacementMap:
         Cortex points per dense block when forming the responses (memory 24 T × chunk bytes).
     seed : int
         Seed of the random test matrix (the map is deterministic for a given head).
+    cache_dir : str or Path, optional
+        Folder for a per-head cache of the map (``fastmap-<hash>.npz``, ~4 bytes × k × (3Nc + T);
+        147 + 36 MB on mni152_coarse): a later solver for the same head, conductivities, cortex
+        points, options and package version loads it in well under a second instead of
+        rebuilding. Unusable files are rebuilt and replaced (with a warning); writes are atomic.
     surrogate_distance_mm, surrogate_tol : float
         Primary field at points this far (mm) outside the box around a coil's sources from the
         coil's fitted far-field surrogate (:func:`tmsfield.coils.far_field.far_field_surrogate`)
@@ -98,12 +135,64 @@ class FastPlacementMap:
     """
 
     def __init__(self, solver, *, rank=600, oversample=20, power_iterations=1, dense_limit=32000,
-                 range_points=4000, chunk_points=1000, seed=0, surrogate_distance_mm=15.0, surrogate_tol=5e-4):
+                 range_points=4000, chunk_points=1000, seed=0, surrogate_distance_mm=15.0, surrogate_tol=5e-4,
+                 cache_dir=None):
         t0 = time.perf_counter()
         self.solver = solver
         self.surrogate_distance_mm = None if surrogate_distance_mm is None else float(surrogate_distance_mm)
         self.surrogate_tol = float(surrogate_tol)
         self._surrogates = {}
+        self.cache_path = None
+        self.loaded_from_cache = False
+        if cache_dir is not None:
+            params = dict(rank=int(rank), oversample=int(oversample), power_iterations=int(power_iterations),
+                          range_points=int(range_points), seed=int(seed))
+            self.cache_path = Path(cache_dir).expanduser() / f"fastmap-{_fingerprint(solver, params)}.npz"
+            if self._load(self.cache_path):
+                self.loaded_from_cache = True
+                self.setup_seconds = time.perf_counter() - t0
+                return
+        self._build(solver, rank, oversample, power_iterations, dense_limit, range_points, chunk_points, seed)
+        self.setup_seconds = time.perf_counter() - t0
+        if self.cache_path is not None:
+            self._save(self.cache_path)
+
+    def _load(self, path):
+        """Adopt a map saved by :meth:`_save` for this very head; False (recompute) when absent or unusable."""
+        if not path.is_file():
+            return False
+        s = self.solver
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                response, projector_t = z["response"], z["projector_t"]
+                sv, meta = z["singular_values"], z["meta"]
+            k = projector_t.shape[0]
+            if response.shape != (3 * s.cortex_points.shape[0], k) or projector_t.shape != (k, s.n_triangles) \
+                    or response.dtype != np.float32 or projector_t.dtype != np.float32 or meta.shape != (2,):
+                raise ValueError("array shapes do not match this head")
+        except Exception as exc:  # a damaged or foreign cache file is never fatal: rebuild and replace it
+            warnings.warn(f"ignoring the fast-placement cache {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+            return False
+        self.response, self.projector_t, self.singular_values = response, projector_t, sv
+        self.rank, self.relative_tail = int(k), float(meta[1])
+        self.method, self.timings = f"loaded from {path.name}", {}
+        return True
+
+    def _save(self, path):
+        """Write the map (float32 arrays + metadata) atomically, so a killed run leaves no half file."""
+        import io
+        from .._atomic import atomic_write_bytes
+        buf = io.BytesIO()
+        np.savez(buf, response=self.response, projector_t=self.projector_t, singular_values=self.singular_values,
+                 meta=np.array([self.rank, self.relative_tail]))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, buf.getvalue())
+        except OSError as exc:
+            warnings.warn(f"could not write the fast-placement cache {path}: {exc}", RuntimeWarning, stacklevel=3)
+
+    def _build(self, solver, rank, oversample, power_iterations, dense_limit, range_points, chunk_points, seed):
+        t0 = time.perf_counter()
         pts, near = solver._cortex_eval
         n, nc = solver.n_triangles, pts.shape[0]
         k = int(min(rank, n, 3 * nc))
@@ -177,7 +266,6 @@ class FastPlacementMap:
         # response = U_k Σ_k = W V_k; projector = Z V_k, so E_s ≈ W V_k V_kᵀ Zᵀ b.
         self.response = np.ascontiguousarray(w @ vw[:, :k], dtype=np.float32)           # (3Nc, k)
         self.projector_t = np.ascontiguousarray((z @ vw[:, :k]).T, dtype=np.float32)     # (k, T)
-        self.setup_seconds = time.perf_counter() - t0
 
     def _check_pose(self, coil, pose):
         s = self.solver
