@@ -91,7 +91,7 @@ async def _drive(ws_url, page_url, tmp_path):
             await call("Page.navigate", url=page_url)
             png, hot, coil = None, 0, 0
             t0 = time.time()
-            while time.time() - t0 < 60:
+            while time.time() - t0 < 150:   # generous: a loaded 2-core CI machine renders slowly
                 await asyncio.sleep(1.0)
                 shot = await call("Page.captureScreenshot", format="png")
                 png = base64.b64decode(shot["data"])
@@ -131,7 +131,7 @@ def test_web_viewer_in_headless_chromium(tmp_path):
         assert hot > 300, f"the browser shows no field colours ({hot} px); screenshot in {tmp_path / 'browser.png'}"
         assert coil > 100, f"the browser shows no coil ({coil} px); screenshot in {tmp_path / 'browser.png'}"
         t0 = time.time()
-        while not save.exists() and time.time() - t0 < 20:
+        while not save.exists() and time.time() - t0 < 60:
             time.sleep(0.3)
         saved = json.loads(save.read_text())
         assert saved["schema"] == "tmsfield-placement/1" and saved["method"] == "manual"
