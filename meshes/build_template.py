@@ -6,6 +6,7 @@ installed). Run from the repository root:
 
     .venv/bin/python meshes/build_template.py            # writes meshes/mni152_*.gii + landmarks json
     .venv/bin/python meshes/build_template.py --wheels DIR   # reuse already downloaded wheels
+    .venv/bin/python meshes/build_template.py --brain-edge-mm 3.5   # the pre-2026-11-28 29,904-triangle head
 
 Sources (see README.md for licences):
 
@@ -50,7 +51,7 @@ FS5 = "nilearn/datasets/data/fsaverage5/{kind}_{hemi}.gii.gz"
 ELECTRODES = "mne/channels/data/montages/colin27_1020.elc"
 
 #: target mean edge lengths (mm): scalp, skull_outer, skull_inner
-EDGES = {"mni152": (7.0, 5.5, 3.5), "mni152_coarse": (10.0, 7.0, 5.0)}
+EDGES = {"mni152": (7.0, 5.5, 3.0), "mni152_coarse": (10.0, 7.0, 5.0)}
 SKULL_MM = 6.0          # skull thickness grown outward from the inner skull
 SCALP_MIN_MM = 4.0      # minimum soft tissue kept between outer skull and scalp
 BRAIN_DILATE_MM = 2.0   # inner skull = brain mask grown by this (CSF layer)
@@ -170,7 +171,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wheels", help="folder with (or for) the downloaded wheels (default: a temp folder)")
     ap.add_argument("--out", default=str(HERE), help="output folder (default: this folder)")
+    ap.add_argument("--brain-edge-mm", type=float, default=EDGES["mni152"][2],
+                    help="target mean edge (mm) of the 'mni152' inner skull, the brain boundary of the BEM "
+                         f"(default {EDGES['mni152'][2]}); 'mni152_coarse' is unchanged")
     args = ap.parse_args(argv)
+    if not 1.0 <= args.brain_edge_mm <= 10.0:
+        ap.error(f"--brain-edge-mm {args.brain_edge_mm}: use 1-10 mm (finer meshes make the BEM slower, ~T^2)")
+    edges_by_variant = dict(EDGES)
+    edges_by_variant["mni152"] = EDGES["mni152"][:2] + (args.brain_edge_mm,)
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         wheels = fetch_wheels(args.wheels or tmp)
@@ -178,7 +186,7 @@ def main(argv=None):
         aff, head, outer, inner = build_masks(wheels, pial)
         electrodes = read_elc(member(wheels, ELECTRODES).decode())
     stats = {}
-    for variant, edges in EDGES.items():
+    for variant, edges in edges_by_variant.items():
         surfs = [mesh_from_mask(m, aff, e, name=n, source=f"template {variant}")
                  for m, e, n in zip((head, outer, inner), edges, ("scalp", "skull_outer", "skull_inner"))]
         for s in surfs:
