@@ -290,3 +290,22 @@ def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switc
     got = segment_vector_potential(s, e, [1.0], pts)
     ref = segment_vector_potential_reference(s, e, [1.0], pts)
     np.testing.assert_allclose(got, ref, rtol=1e-13, err_msg=f"seed {seed}")
+
+
+def test_single_precision_dipole_kernel_matches_reference_to_float32_accuracy():
+    from tmsfield.kernels import DipoleSources
+    seed = _seed()
+    rng = np.random.default_rng(seed)
+    d, n = int(rng.integers(1, 3000)), int(rng.integers(1, 3000))
+    # coil-like: dipoles within ~10 cm of an arbitrary origin, points 5-150 mm away from them
+    origin = rng.normal(size=3) * 0.2
+    dp = origin + rng.normal(size=(d, 3)) * 0.03
+    dm = rng.normal(size=(d, 3)) * 1e-4
+    pts = origin + rng.normal(size=(n, 3)) * 0.06
+    keep = np.min(np.linalg.norm(pts[:, None] - dp[None], axis=2), axis=1) > 0.005
+    pts = pts[keep] if keep.any() else origin + np.array([[0.2, 0.0, 0.0]])
+    got = DipoleSources(dp, dm).vector_potential_single(pts)
+    ref = dipole_vector_potential_reference(dp, dm, pts)
+    assert got.dtype == np.float64 and got.shape == ref.shape
+    assert np.linalg.norm(got - ref) <= 1e-5 * np.linalg.norm(ref), f"seed {seed}"
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max(), f"seed {seed}"

@@ -121,11 +121,13 @@ class FarFieldSurrogate:
         out = np.maximum(self.box_lo_mm - local, local - self.box_hi_mm)   # > 0 outside along an axis
         return np.max(out, axis=1) >= self.distance_mm
 
-    def vector_potential(self, points_mm, pose=None):
+    def vector_potential(self, points_mm, pose=None, single=False):
         """A (T·m per A) at head-frame points (mm) that are all far (:meth:`is_far`): the
-        surrogate dipoles plus the exact field of :attr:`rest`; (N, 3)."""
+        surrogate dipoles plus the exact field of :attr:`rest`; (N, 3). ``single``: sum the
+        surrogate in float32 (relative error ~1e-6, well below :attr:`max_error`; ~3x faster)."""
         p = np.asarray(points_mm, float)
-        out = self.sources(pose).vector_potential(p * _MM)
+        src = self.sources(pose)
+        out = src.vector_potential_single(p * _MM) if single else src.vector_potential(p * _MM)
         if self.rest is not None:
             out += CoilFieldSources(self.rest, pose).vector_potential(p)
         return out

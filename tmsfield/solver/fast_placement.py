@@ -312,7 +312,7 @@ class FastPlacementMap:
             return _primary_efield(coil, pts, pose, didt)
         far = sur.is_far(pts, pose)
         out = np.empty_like(pts)
-        out[far] = (-1e6 * as_positive_float(didt, "didt")) * sur.vector_potential(pts[far], pose)
+        out[far] = (-1e6 * as_positive_float(didt, "didt")) * sur.vector_potential(pts[far], pose, single=True)
         if not far.all():
             out[~far] = _primary_efield(coil, pts[~far], pose, didt)
         return out
