@@ -95,7 +95,8 @@ class FastPlacementMap:
         Power iterations (each costs one more G and Gᵀ application).
     dense_limit : int
         Use a dense float32 LU factorisation of M up to this many triangles (memory 4 T² bytes,
-        factorised in place: 1 GB at 15.5k, 4.1 GB at 32k triangles); above, GMRES per column (slow).
+        factorised in place: 1 GB at 15.5k, 5.2 GB at 36k (the ``mni152`` template), 6.4 GB at 40k
+        triangles); above, GMRES per column (slow).
     range_points : int
         Number of random cortex points used to find the range (all when fewer).
     chunk_points : int
@@ -134,7 +135,7 @@ class FastPlacementMap:
     3
     """
 
-    def __init__(self, solver, *, rank=600, oversample=20, power_iterations=1, dense_limit=32000,
+    def __init__(self, solver, *, rank=600, oversample=20, power_iterations=1, dense_limit=40000,
                  range_points=4000, chunk_points=1000, seed=0, surrogate_distance_mm=15.0, surrogate_tol=5e-4,
                  cache_dir=None):
         t0 = time.perf_counter()
@@ -223,10 +224,15 @@ class FastPlacementMap:
         rng = np.random.default_rng(seed)
         sub = np.sort(rng.choice(nc, size=min(nc, int(range_points)), replace=False))
         rows = (3 * sub[:, None] + np.arange(3)[None, :]).ravel()
-        s_sub = _k.charge_field_matrix(np.ascontiguousarray(pts[sub]), solver.centroids, solver.areas)
+        # float32 BLAS: the range only needs a few digits. Built in chunks, so the float64 kernel
+        # output never exists whole (it would be 24 T × range_points bytes: 3.5 GB at 36k triangles).
+        s_sub = np.empty((rows.size, n), dtype=np.float32)
+        for c0 in range(0, sub.size, int(chunk_points)):
+            c1 = min(sub.size, c0 + int(chunk_points))
+            s_sub[3 * c0:3 * c1] = _k.charge_field_matrix(np.ascontiguousarray(pts[sub[c0:c1]]), solver.centroids,
+                                                          solver.areas)
         nsub = near[rows].tocoo()
-        np.add.at(s_sub, (nsub.row, nsub.col), nsub.data)
-        s_sub = s_sub.astype(np.float32)  # float32 BLAS: the range only needs a few digits
+        np.add.at(s_sub, (nsub.row, nsub.col), nsub.data.astype(np.float32))
 
         def g(x):  # (T, L) -> (3 n_sub, L)
             return (s_sub @ solve(d2k[:, None] * x).astype(np.float32)).astype(np.float64)
