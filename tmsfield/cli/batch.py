@@ -171,8 +171,10 @@ def _worker_cache():
         # many rows per head: precompute per head (fast placement map; LU of the BEM matrix, 4 T^2 bytes)
         # so that each row's solves are cheap. TMSFIELD_BATCH_FAST_MAP=0 / TMSFIELD_BATCH_FACTORIZE=0 turn
         # them off (e.g. one row per head, or too little memory for the LU)
-        _WORKER_CACHE = SetupCache(fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0",
-                                   factorize=os.environ.get("TMSFIELD_BATCH_FACTORIZE", "1") != "0")
+        factorize = os.environ.get("TMSFIELD_BATCH_FACTORIZE", "1") != "0"
+        # one factorised head per worker: the template's LU alone is 5.2 GB (4 T^2 bytes, 36k triangles)
+        _WORKER_CACHE = SetupCache(max_heads=1 if factorize else 2, factorize=factorize,
+                                   fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0")
     return _WORKER_CACHE
 
 

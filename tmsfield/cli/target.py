@@ -101,7 +101,7 @@ def register(subparsers):
                    help="target in the head's own coordinates (mm)")
     add_job_arguments(p)
     p.add_argument("--factorize", action="store_true",
-                   help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 3.6 GB for the "
+                   help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 5.2 GB for the "
                         "template; a few minutes once, then seconds per solve) instead of GMRES per solve")
     p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
     p.set_defaults(func=_run)

@@ -200,7 +200,7 @@ class EFieldSolver:
         Keep a dense float32 LU factorisation of the system matrix M and solve with it, refined
         iteratively against the float64 operator to the same ``tol`` (see :meth:`factorize`):
         ``True`` builds it now, ``"lazy"`` at the first solve, ``False`` (default) never (GMRES).
-        Memory 4 T² bytes (3.6 GB at 30k triangles); building it costs about as much as 5-10
+        Memory 4 T² bytes (5.2 GB for the 36k-triangle mni152 template); building it costs about as much as 5-10
         GMRES solves, after which a solve costs a triangular solve plus 1-3 operator products.
         Worth it when one head gets many solves (a batch with many rows per head).
 
@@ -414,7 +414,7 @@ class EFieldSolver:
 
         M is assembled by :meth:`dense_matrix` (float32, the same near/far split as the matrix-free
         operator) and factorised in place by LAPACK ``sgetrf`` (scipy ``lu_factor``) as Mᵀ, so no
-        second T × T copy is made: memory 4 T² bytes (3.6 GB at 30k triangles). Solves then apply
+        second T × T copy is made: memory 4 T² bytes (5.2 GB for the 36k-triangle mni152 template). Solves then apply
         the factors (``sgetrs``) and refine iteratively against the float64 operator (Wilkinson's
         mixed-precision iterative refinement; Moler 1967, J ACM 14:316-321; Higham, *Accuracy and
         Stability of Numerical Algorithms*, 2nd ed., ch. 12): x ← x + LU⁻¹(b − M x) until
