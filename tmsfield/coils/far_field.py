@@ -117,9 +117,12 @@ class FarFieldSurrogate:
         """
         from ..pose import as_pose_matrix
         m = as_pose_matrix(pose)
-        local = (np.asarray(points_mm, float) - m[:3, 3]) @ m[:3, :3]
-        out = np.maximum(self.box_lo_mm - local, local - self.box_hi_mm)   # > 0 outside along an axis
-        return np.max(out, axis=1) >= self.distance_mm
+        rot = m[:3, :3]
+        local = np.asarray(points_mm, float) @ rot      # coil frame: Rᵀ(x − c) = x R − c R
+        shift = m[:3, 3] @ rot
+        lo = self.box_lo_mm - self.distance_mm + shift
+        hi = self.box_hi_mm + self.distance_mm + shift
+        return np.any((local <= lo) | (local >= hi), axis=1)
 
     def vector_potential(self, points_mm, pose=None, single=False):
         """A (T·m per A) at head-frame points (mm) that are all far (:meth:`is_far`): the

@@ -44,6 +44,7 @@ from ..errors import CoilError, PoseError
 from ..validation import as_positive_float
 from .bem import _coil_source_points, _primary_efield
 from ..kernels import bem as _k
+from ..kernels.lowrank import matvec_f32
 
 __all__ = ["FastPlacementMap", "default_cache_dir"]
 
@@ -316,11 +317,13 @@ class FastPlacementMap:
         sur = self.surrogate(coil)
         if sur is None:
             return _primary_efield(coil, pts, pose, didt)
-        far = sur.is_far(pts, pose)
-        out = np.empty_like(pts)
-        out[far] = (-1e6 * as_positive_float(didt, "didt")) * sur.vector_potential(pts[far], pose, single=True)
-        if not far.all():
-            out[~far] = _primary_efield(coil, pts[~far], pose, didt)
+        near = ~sur.is_far(pts, pose)
+        # the surrogate everywhere (cheaper than gathering the far points), then the exact coil
+        # overwrites the few near points, where the surrogate is not valid
+        out = sur.vector_potential(pts, pose, single=True)
+        out *= -1e6 * as_positive_float(didt, "didt")
+        if near.any():
+            out[near] = _primary_efield(coil, pts[near], pose, didt)
         return out
 
     def efield(self, coil, pose=None, didt=1.0):
@@ -330,8 +333,8 @@ class FastPlacementMap:
         both = self.primary_efield(coil, pose, didt)
         nc = s.cortex_points.shape[0]
         b = np.einsum("ij,ij->i", both[nc:], s.normals)
-        c = self.projector_t @ b.astype(np.float32)
-        return both[:nc] + (self.response @ c).astype(np.float64).reshape(-1, 3)
+        c = matvec_f32(self.projector_t, b.astype(np.float32))
+        return both[:nc] + matvec_f32(self.response, c).astype(np.float64).reshape(-1, 3)
 
     @property
     def _points_both(self):
