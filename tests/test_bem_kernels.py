@@ -71,6 +71,22 @@ def test_numba_kernels_match_numpy_references():
                        ref.dipole_potential_direct(pts, cen, dm[:, :, 1])), seed
     mat = nb.charge_field_matrix(pts, cen, area)
     assert np.allclose((mat @ w).reshape(-1, 3), ref.charge_field_direct(pts, cen, area * w)), seed
+    mat32 = nb.charge_field_matrix_f32(pts, cen, area)
+    assert mat32.dtype == np.float32 and np.abs(mat32 - mat).max() <= 1e-5 * np.abs(mat).max(), seed
+    nrm_c = rng.normal(size=(30, 3))
+    nrm_c /= np.linalg.norm(nrm_c, axis=1, keepdims=True)
+    nf = nb.normal_field_matrix_f32(cen, nrm_c, area)
+    d = cen[:, None, :] - cen[None, :, :]
+    r = np.linalg.norm(d, axis=2)
+    np.fill_diagonal(r, np.inf)
+    nf_ref = area[None, :] * np.einsum("ik,ijk->ij", nrm_c, d) / (4 * np.pi * r ** 3)
+    assert nf.dtype == np.float32 and np.abs(nf - nf_ref).max() <= 1e-5 * np.abs(nf_ref).max(), seed
+    import scipy.sparse as sp
+    a = sp.random(40, 30, density=0.2, random_state=int(rng.integers(2**31)), format="csr")
+    x = rng.normal(size=(30, 5)).astype(np.float32)
+    out = np.ones((40, 5), np.float32)
+    nb.csr_times_dense(a.indptr, a.indices, a.data, x, out)
+    assert np.allclose(out, 1.0 + a @ x, atol=1e-5 * np.abs(a @ x).max()), seed
     pi = rng.integers(0, 40, 100).astype(np.int64)
     pj = rng.integers(0, 30, 100).astype(np.int64)
     assert np.allclose(nb.near_field_corrections(pts, pi, pj, tv, cen, area),

@@ -356,21 +356,78 @@ def charge_field_matrix(targets, sources, weights):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=True)
+def _normal_field_matrix_f32(c, n_, a, out):
+    n = c.shape[0]
+    floor = np.float32(1e-20)
+    one = np.float32(1.0)
+    for i in prange(n):
+        cx, cy, cz = c[i, 0], c[i, 1], c[i, 2]
+        nx, ny, nz = n_[i, 0], n_[i, 1], n_[i, 2]
+        for j in range(n):
+            dx = cx - c[j, 0]
+            dy = cy - c[j, 1]
+            dz = cz - c[j, 2]
+            r2 = max(dx * dx + dy * dy + dz * dz, floor)
+            inv = one / math.sqrt(r2)
+            out[i, j] = a[j] * (nx * dx + ny * dy + nz * dz) * (inv * inv * inv)
+
+
 def normal_field_matrix_f32(centroids, normals, areas):
     """Dense one-point normal operator in float32: a_j n_i·(c_i − c_j)/(4π|c_i − c_j|³), 0 on the diagonal.
 
     centroids (T, 3), normals (T, 3), areas (T,) -> (T, T) float32 (no (T, T, 3) temporaries).
+    Computed in float32 (vectorised reciprocal square root; relative error ~1e-6 per entry, the
+    order of the float32 storage itself), coordinates taken about their mean.
     """
-    n = centroids.shape[0]
-    out = np.empty((n, n), dtype=np.float32)
-    for i in prange(n):
-        cx, cy, cz = centroids[i, 0], centroids[i, 1], centroids[i, 2]
-        nx, ny, nz = normals[i, 0], normals[i, 1], normals[i, 2]
-        for j in range(n):
-            dx = cx - centroids[j, 0]
-            dy = cy - centroids[j, 1]
-            dz = cz - centroids[j, 2]
-            r2 = max(dx * dx + dy * dy + dz * dz, 1e-20)
-            out[i, j] = areas[j] * _INV4PI * (nx * dx + ny * dy + nz * dz) / (r2 * math.sqrt(r2))
+    o = centroids.mean(axis=0)
+    out = np.empty((centroids.shape[0], centroids.shape[0]), dtype=np.float32)
+    _normal_field_matrix_f32(np.ascontiguousarray(centroids - o, dtype=np.float32),
+                             np.ascontiguousarray(normals, dtype=np.float32),
+                             np.ascontiguousarray(areas * _INV4PI, dtype=np.float32), out)
     return out
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _charge_field_matrix_f32(t, s_, w, out):
+    n = t.shape[0]
+    m = s_.shape[0]
+    floor = np.float32(1e-20)
+    one = np.float32(1.0)
+    for i in prange(n):
+        tx, ty, tz = t[i, 0], t[i, 1], t[i, 2]
+        for j in range(m):
+            dx = tx - s_[j, 0]
+            dy = ty - s_[j, 1]
+            dz = tz - s_[j, 2]
+            r2 = max(dx * dx + dy * dy + dz * dz, floor)
+            inv = one / math.sqrt(r2)
+            f = w[j] * (inv * inv * inv)
+            out[3 * i, j] = f * dx
+            out[3 * i + 1, j] = f * dy
+            out[3 * i + 2, j] = f * dz
+
+
+def charge_field_matrix_f32(targets, sources, weights, out=None):
+    """:func:`charge_field_matrix` computed and returned in float32 (relative error ~1e-6),
+    coordinates about the sources' mean; ``out`` (3N, M) float32 C-contiguous is filled if given."""
+    o = sources.mean(axis=0)
+    if out is None:
+        out = np.empty((3 * targets.shape[0], sources.shape[0]), dtype=np.float32)
+    _charge_field_matrix_f32(np.ascontiguousarray(targets - o, dtype=np.float32),
+                             np.ascontiguousarray(sources - o, dtype=np.float32),
+                             np.ascontiguousarray(weights * _INV4PI, dtype=np.float32), out)
+    return out
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def csr_times_dense(indptr, indices, data, x, out):
+    """out += A @ x for a CSR matrix A (data float64) and a C-contiguous dense x (M, K), float32 out (N, K)."""
+    n = indptr.shape[0] - 1
+    k = x.shape[1]
+    for i in prange(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            v = np.float32(data[p])
+            j = indices[p]
+            for c in range(k):
+                out[i, c] += v * x[j, c]
