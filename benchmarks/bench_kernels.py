@@ -100,6 +100,20 @@ def test_magstim_dipoles(benchmark, magstim_dipoles, n_points, field):
         benchmark.extra_info["speedup_vs_magpylib"] = rate / mp
 
 
+@pytest.mark.parametrize("n_points", [10_000, 100_000, 1_000_000])
+def test_magstim_dipoles_single_precision_a(benchmark, magstim_dipoles, n_points):
+    """The float32 dipole A path (DipoleSources.vector_potential_single, used by fast placements)."""
+    from tmsfield.kernels import DipoleSources
+    src = DipoleSources(magstim_dipoles.dipole_positions_mm * 1e-3, magstim_dipoles.dipole_moments)
+    pts = _points(n_points) * 1e-3
+    _rate(benchmark, lambda: src.vector_potential_single(pts), n_points * src.n,
+          rounds=3 if n_points >= 1_000_000 else 5)
+    ref = src.vector_potential(pts[:2000])
+    benchmark.extra_info["n_dipoles"] = src.n
+    benchmark.extra_info["relative_l2_vs_float64"] = float(
+        np.linalg.norm(src.vector_potential_single(pts[:2000]) - ref) / np.linalg.norm(ref))
+
+
 _COMPILE_SCRIPT = """
 import time
 t0 = time.perf_counter()

@@ -70,14 +70,14 @@ def test_factorize_flag_gives_the_gmres_answer(tmp_path):
     head, lm = write_sphere_head(tmp_path / "head", 3, 3)
     coil = write_coil(tmp_path / "fig8.ccd", fig8_dipole_coil())
     res = {}
-    for flag in ([], ["--factorize"]):
-        out = tmp_path / f"r{len(flag)}.json"
+    for flag in (["--no-factorize"], ["--factorize"]):
+        out = tmp_path / f"r{flag[0]}.json"
         rc = main(["target", "--head", str(head), "--landmarks", str(lm), "--coil", str(coil), "--model", "bem",
                    "--search-radius", "6", "--no-heuristics", "--subject", "-40", "40", "52", *flag,
                    "--out", str(out)])
         assert rc == 0
-        res[len(flag)] = json.loads(out.read_text())
-    g, f = res[0], res[1]
+        res[flag[0]] = json.loads(out.read_text())
+    g, f = res["--no-factorize"], res["--factorize"]
     assert g["settings"]["solver"]["factorized"] is False and f["settings"]["solver"]["factorized"] is True
     assert f["efield_at_target_v_per_m_per_a_per_us"] == pytest.approx(g["efield_at_target_v_per_m_per_a_per_us"],
                                                                        rel=1e-5)

@@ -169,3 +169,10 @@ def test_template_optimised_beats_heuristics():
         assert "error" not in h, h
         assert best >= h["efield_at_target_v_per_m_per_a_per_us"], (name, best, h)
     assert res["settings"]["search"]["interpolation_rel_error"] <= 5e-3
+
+
+def test_auto_factorize_follows_the_memory_rule():
+    from tmsfield.targets.run import auto_factorize
+    assert auto_factorize(10_000) is True                      # 0.4 GB
+    assert auto_factorize(40_000, max_bytes=6e9) is False      # 6.4 GB > 6 GB
+    assert auto_factorize(20_000, max_bytes=1e9) is False      # 1.6 GB > 1 GB

@@ -78,7 +78,7 @@ def _run(args):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
                         subject=args.subject)
-    res = run_target(job, SetupCache(factorize=bool(getattr(args, "factorize", False))))
+    res = run_target(job, SetupCache(factorize=getattr(args, "factorize", "auto")))
     out = Path(args.out) if args.out else Path("tmsfield-results") / f"{job.label}.json"
     write_result(out, res)
     print(_summary(res, out))
@@ -100,8 +100,11 @@ def register(subparsers):
     g.add_argument("--subject", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target in the head's own coordinates (mm)")
     add_job_arguments(p)
-    p.add_argument("--factorize", action="store_true",
+    p.add_argument("--factorize", dest="factorize", action="store_const", const=True, default="auto",
                    help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 5.2 GB for the "
-                        "template; a few minutes once, then seconds per solve) instead of GMRES per solve")
+                        "template; a few minutes once, then seconds per solve) instead of GMRES per solve. "
+                        "Default: the LU when it fits in memory (<= 6 GB and half the available memory)")
+    p.add_argument("--no-factorize", dest="factorize", action="store_const", const=False,
+                   help="BEM: GMRES per solve (no dense matrix; for machines short of memory)")
     p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
     p.set_defaults(func=_run)
