@@ -50,3 +50,14 @@ def test_outside_deep_and_no_transform_errors(head):
         resolve_target(head, subject_mm=[0, 0, R_CORTEX], max_depth_mm=10.0)
     with pytest.raises(TargetError, match="no subject→MNI transform"):
         resolve_target(head, name="fox2012_sgacc")
+
+
+def test_a_target_some_mm_off_the_cortex_is_moved_onto_it_with_a_warning(head):
+    # 15 mm outside the cortex sphere but inside the scalp: moved to the nearest cortex vertex
+    p = np.array([0.0, 0.0, R_CORTEX + 15.0])
+    if p[2] >= R_SCALP:
+        pytest.skip("the test head's scalp is too close to its cortex for this case")
+    t = resolve_target(head, subject_mm=p)
+    assert t.cortex_distance_mm == pytest.approx(15.0, abs=2.0)
+    assert np.min(np.linalg.norm(head.cortex.vertices - t.subject_mm, axis=1)) < 1e-9
+    assert any("nearest cortex point" in w for w in t.warnings)

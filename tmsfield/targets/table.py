@@ -170,6 +170,12 @@ def _mni_to_subject(head, mni):
     return (np.asarray(head.mni_to_subject(np.asarray(mni, float).reshape(1, 3)))).reshape(3)
 
 
+#: a target farther than this (mm) from every cortex vertex is moved onto the nearest one (with a warning)
+_ON_CORTEX_MM = 10.0
+#: ... and refused beyond this
+_PROJECT_MAX_MM = 20.0
+
+
 def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=MAX_DEPTH_MM, geometry=None):
     """Locate a target in a head and check it can be stimulated.
 
@@ -195,8 +201,9 @@ def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=M
     Raises
     ------
     TargetError
-        Unknown name, target outside the scalp, away from the cortex (> 10 mm from any cortex vertex), or
-        deeper than ``max_depth_mm`` below the scalp.
+        Unknown name, target outside the scalp, far from the cortex (> 20 mm from any cortex vertex), or
+        deeper than ``max_depth_mm`` below the scalp. A target 10-20 mm from the cortex is moved to the
+        nearest cortex vertex, with a warning in ``ResolvedTarget.warnings``.
 
     Examples
     --------
@@ -242,14 +249,24 @@ def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=M
     cortex = getattr(head, "cortex", None)
     if cortex is None:
         raise TargetError(f"head {getattr(head, 'name', '?')!r} has no cortex surface; targeting needs one")
-    cd = float(np.min(np.linalg.norm(np.asarray(cortex.vertices) - subj, axis=1)))
-    if cd > 10.0:
+    dist = np.linalg.norm(np.asarray(cortex.vertices) - subj, axis=1)
+    cd = float(np.min(dist))
+    if cd > _PROJECT_MAX_MM:
         raise TargetError(f"{label} is {cd:.1f} mm from the nearest cortex vertex: it is outside the brain "
                           f"(or in white matter far from the cortex); choose a cortical target")
+    warns = []
+    if cd > _ON_CORTEX_MM:
+        # a group coordinate on another brain (or on the same template's other surface) can miss this
+        # head's cortex by some millimetres: use the nearest cortex point, and say so in the output
+        near = np.asarray(cortex.vertices)[int(np.argmin(dist))].astype(float)
+        warns.append(f"{label} is {cd:.1f} mm from this head's cortex; the nearest cortex point "
+                     f"({near[0]:.1f}, {near[1]:.1f}, {near[2]:.1f}) mm is used instead")
+        subj = near
+        q = geo.closest_points(subj.reshape(1, 3))[0]
+        depth = float(np.linalg.norm(q - subj))
     if depth > max_depth_mm:
         raise TargetError(f"{label} is {depth:.1f} mm below the scalp, deeper than a TMS coil can reach "
                           f"(limit {max_depth_mm:g} mm); choose a superficial cortical target")
-    warns = []
     if sourcing == "uncertain":
         warns.append(f"target {tname!r}: coordinate marked uncertain in the target table; verify against the "
                      f"cited paper")
