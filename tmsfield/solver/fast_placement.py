@@ -99,7 +99,8 @@ class FastPlacementMap:
         factorised in place: 1 GB at 15.5k, 5.2 GB at 36k (the ``mni152`` template), 6.4 GB at 40k
         triangles); above, GMRES per column (slow).
     range_points : int
-        Number of random cortex points used to find the range (all when fewer).
+        Number of random cortex points used to find the range (all when fewer; capped so that their
+        dense field matrix stays under 0.8 GB, i.e. above ~16.7k triangles).
     chunk_points : int
         Cortex points per dense block when forming the responses (memory 24 T × chunk bytes).
     seed : int
@@ -223,7 +224,10 @@ class FastPlacementMap:
         # Range finding on a random subset of the cortex points (the field there is smooth on the
         # scale of their spacing), with the dense one-point field matrix of that subset.
         rng = np.random.default_rng(seed)
-        sub = np.sort(rng.choice(nc, size=min(nc, int(range_points)), replace=False))
+        # keep the dense range matrix (12 × points × T bytes) under 0.8 GB: on the 36k-triangle template
+        # the LU alone is 5.2 GB (range_points 1,849 there; unchanged up to ~16.7k triangles)
+        n_range = int(min(nc, int(range_points), max(2 * ell, int(0.8e9 / (12.0 * n)))))
+        sub = np.sort(rng.choice(nc, size=n_range, replace=False))
         rows = (3 * sub[:, None] + np.arange(3)[None, :]).ravel()
         # float32 BLAS: the range only needs a few digits. Built in chunks, so the float64 kernel
         # output never exists whole (it would be 24 T × range_points bytes: 3.5 GB at 36k triangles).
