@@ -121,3 +121,12 @@ def test_fast_map_cache_round_trip_and_damaged_file(tmp_path):
         d = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
     assert not d.fast_map.loaded_from_cache
     assert EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts).fast_map.loaded_from_cache
+
+
+def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    from tmsfield.solver.fast_placement import default_cache_dir
+    monkeypatch.setenv("TMSFIELD_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("TMSFIELD_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "tmsfield"

@@ -55,7 +55,7 @@ def default_cache_dir():
 
     Examples
     --------
-    >>> default_cache_dir().name in ("tmsfield",) or True
+    >>> isinstance(default_cache_dir(), Path)
     True
     """
     import os
