@@ -129,7 +129,12 @@ def test_secondary_field_is_curl_free(one_shell, coil):
     q = one_shell.solve_charges(one_shell.primary_normal_field(coil, pose))
     # away from the switch between exact and one-point integrals (near_factor × edge ≈ 20 mm from
     # the boundary), where the finite-difference curl would see the small jump between the two
-    centres = z * rng.uniform(20, 60, size=(5, 1)) + rng.normal(size=(5, 3)) * 3
+    # keep every point more than 5 mm inside that switch (at most 85 - 21 - 5 = 59 mm from the centre);
+    # a point drawn 60 mm out plus a 3 mm jitter once landed 17.7 mm from the boundary
+    switch_mm = one_shell.near_factor * float(one_shell.tri_size.max())
+    centres = z * rng.uniform(15, 50, size=(5, 1)) + rng.normal(size=(5, 3)) * 3
+    radius = np.linalg.norm(centres, axis=1, keepdims=True)
+    centres *= np.minimum(1.0, (85.0 - switch_mm - 5.0) / radius)
     h = 0.25
     curl_norm, grad_norm = [], []
     for c in centres:

@@ -275,7 +275,11 @@ def test_atanh_series_matches_numpy_on_its_range():
     seed = _seed()
     e = np.random.default_rng(seed).uniform(0, 0.1716, 2000)
     got = np.array([atanh_series2(v) for v in e])
-    np.testing.assert_allclose(got, 2 * np.arctanh(e), rtol=4e-16, atol=1e-300, err_msg=f"seed {seed}")
+    ref = 2 * np.arctanh(e)
+    # both are within about 1 ulp of the true value, so they may differ by 2 ulp (measured on
+    # 200,000 draws: at most 2.0 ulp; an rtol of 4e-16 failed once at 2.02e-16 × 2)
+    ulps = np.abs(got - ref) / np.spacing(ref)
+    assert ulps.max() <= 2.0, f"{ulps.max():.2f} ulp at eps={e[ulps.argmax()]!r} (seed {seed})"
 
 
 def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switch():
