@@ -14,6 +14,7 @@ Run:  .venv/bin/pytest benchmarks/bench_solver.py --benchmark-only
 """
 
 import resource
+import os
 import time
 from pathlib import Path
 
@@ -44,9 +45,13 @@ def _pose_on_scalp(head, direction, gap_mm=4.0):
     return tmsfield.CoilPose.from_axes(sc.vertices[i] + gap_mm * n, -n, [0.0, 1.0, 0.2])
 
 
+# the ~15k-triangle head of issue #3's targets; TMSFIELD_BENCH_HEAD=mni152 measures the bundled default
+TEMPLATE = os.environ.get("TMSFIELD_BENCH_HEAD", "mni152_coarse")
+
+
 @pytest.fixture(scope="module")
 def template_solver():
-    head = tmsfield.load_head("mni152_coarse")
+    head = tmsfield.load_head(TEMPLATE)
     rss0 = _peak_rss_mb()
     t0 = time.perf_counter()
     solver = tmsfield.EFieldSolver(head)
@@ -71,7 +76,7 @@ def test_per_placement_template_head(benchmark, template_solver):
     solver = template_solver[0]
     coil = _coil()
     rng = np.random.default_rng(0)
-    head = tmsfield.load_head("mni152_coarse")
+    head = tmsfield.load_head(TEMPLATE)
     poses = [_pose_on_scalp(head, [rng.normal() * 0.5, rng.normal() * 0.5, 1.0]) for _ in range(5)]
     it = iter(range(10**9))
 

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import tmsfield
+
 from tmsfield.kernels import bem as nb
 from tmsfield.kernels import bem_reference as ref
 from tmsfield.kernels.triangle_integrals import (triangle_field_integral, triangle_field_quadrature,
@@ -81,6 +83,17 @@ def test_numba_kernels_match_numpy_references():
     np.fill_diagonal(r, np.inf)
     nf_ref = area[None, :] * np.einsum("ik,ijk->ij", nrm_c, d) / (4 * np.pi * r ** 3)
     assert nf.dtype == np.float32 and np.abs(nf - nf_ref).max() <= 1e-5 * np.abs(nf_ref).max(), seed
+    xs = rng.normal(size=(7, 3)) * 40 + [0, 0, 120]
+    dn = nb.dipole_normal_matrix_f32(cen, nrm_c, xs)
+    dn_ref = ref.dipole_normal_matrix(cen, nrm_c, xs)
+    assert dn.dtype == np.float32 and dn.shape == (30, 21), seed
+    assert np.abs(dn - dn_ref).max() <= 1e-5 * np.abs(dn_ref).max(), seed
+    # physics: a column is n·A/(μ0/4π) of a unit dipole (A = μ0/4π m × d/|d|³), from the coil code
+    m_axis = int(rng.integers(3))
+    dip = tmsfield.Coil.from_dipoles(xs[:1], np.eye(3)[m_axis:m_axis + 1])
+    a_coil = tmsfield.vector_potential(dip, cen)
+    assert np.allclose(np.einsum("ij,ij->i", a_coil, nrm_c) / 1e-7 * 1e-6, dn_ref[:, m_axis],
+                       rtol=1e-9, atol=1e-12 * np.abs(dn_ref).max()), seed
     import scipy.sparse as sp
     a = sp.random(40, 30, density=0.2, random_state=int(rng.integers(2**31)), format="csr")
     x = rng.normal(size=(30, 5)).astype(np.float32)

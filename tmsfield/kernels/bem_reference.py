@@ -64,3 +64,12 @@ def near_solid_angle_corrections(points, pair_point, pair_tri, tri_vertices, cen
     r2 = np.einsum("ij,ij->i", d, d)
     inv3 = np.where(r2 > 0, 1.0 / np.where(r2 > 0, r2, 1.0) ** 1.5, 0.0)
     return om - areas[pair_tri] * np.einsum("ij,ij->i", normals[pair_tri], d) * inv3
+
+
+def dipole_normal_matrix(centroids, normals, positions):
+    """Reference of :func:`tmsfield.kernels.bem.dipole_normal_matrix_f32` in float64: (T, 3P),
+    entry [t, 3p + a] = (d × n_t)_a / |d|³ with d = c_t − x_p."""
+    d = np.asarray(centroids, float)[:, None, :] - np.asarray(positions, float)[None, :, :]
+    r3 = np.linalg.norm(d, axis=2) ** 3
+    cross = np.cross(d, np.asarray(normals, float)[:, None, :]) / r3[..., None]
+    return cross.reshape(d.shape[0], -1)
