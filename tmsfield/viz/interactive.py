@@ -364,8 +364,7 @@ class LiveViewer:
         text = st.text()
         if self.message:
             text += "\n" + self.message
-        for actor in r.text_actors:
-            actor.SetText(2, text)
+        r.set_text(text)
         widget = getattr(self, "sphere_widget", None)
         if widget is not None:   # keep the drag handle on the coil centre
             widget.SetCenter(*st.pose[:3, 3])

@@ -100,8 +100,17 @@ class SceneRenderer:
         self.shape = subplot_shape(len(self.views))
         theme = pv.themes.DocumentTheme()
         theme.multi_samples = 0   # anti-aliasing (MSAA, and the SSAA OSMesa falls back to) is slow in software GL
+        # One headlight instead of pyvista's five-light kit, and plain alpha blending instead of VTK's
+        # order-independent transparency: in software GL (llvmpipe) lighting and OIT passes are paid per
+        # pixel, and together they took a live update of the template scene at 1024x768 from 133 ms to
+        # 83-86 ms (see benchmarks/RESULTS.md). The translucent layers are one culled scalp face and the
+        # coil, drawn after it and outside it, so blending order does not show.
         self.plotter = pv.Plotter(shape=self.shape, off_screen=off_screen, window_size=self.window_size,
-                                  border=len(self.views) > 1, border_color="lightgray", border_width=1, theme=theme)
+                                  border=len(self.views) > 1, border_color="lightgray", border_width=1, theme=theme,
+                                  lighting="none")
+        self.plotter.add_light(pv.Light(light_type="headlight"))
+        for ren in self.plotter.renderers:
+            ren.SetUseOIT(False)
         self.plotter.set_background(BACKGROUND)
         self.cortex_actors = []
         self.coil_actors = []
@@ -146,8 +155,12 @@ class SceneRenderer:
         if first and show_colorbar:
             self._add_colorbar()
         if first and show_text and s.text:
-            self.text_actors.append(p.add_text(s.text, position="upper_left", font_size=self._font(10),
-                                               color="black"))
+            # a plain text actor at a fixed size: a corner annotation re-fits its font on every change,
+            # which cost ~25 ms of each live update in software GL
+            actor = p.add_text(s.text, position=(0.006, 0.994), viewport=True, font_size=self._font(10),
+                               color="black", render=False)
+            actor.GetTextProperty().SetVerticalJustificationToTop()
+            self.text_actors.append(actor)
 
     def _add_colorbar(self):
         import pyvista as pv
@@ -237,9 +250,13 @@ class SceneRenderer:
                                        (self.scene.current_arrow, scene.current_arrow)):
             if meshes_old is not None and meshes_new is not None:
                 meshes_old.copy_from(meshes_new)
-        for actor in self.text_actors:
-            actor.SetText(2, scene.text)  # corner 2 = upper left
+        self.set_text(scene.text)
         self.scene = _rebind(scene, cortex, self.scene)
+
+    def set_text(self, text):
+        """Replace the text block (coil, stimulator, output, E at the target, peak)."""
+        for actor in self.text_actors:
+            actor.SetInput(text)
 
     def screenshot(self, filename=None):
         """Render and return the image (H, W, 3) uint8; also write it when ``filename`` is given."""
