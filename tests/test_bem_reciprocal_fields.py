@@ -5,7 +5,7 @@ import pytest
 
 from tmsfield.head.sphere_mesh import icosphere
 from tmsfield.kernels import bem_reference as ref
-from tmsfield.solver.bem import EFieldSolver
+from tmsfield.solver.bem import _RECIPROCAL_FMM_EPS, EFieldSolver
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_fmm_far_field_equals_direct_sum(two_shell):
     finally:
         solver.fmm = old
     err = np.linalg.norm(fmm - direct) / np.linalg.norm(direct)
-    assert err < 1e-6, f"relative error {err:.2e} (seed {seed})"
+    # the grid sum asks the FMM for 1e-5 (measured ~1e-6 here): it must deliver what it asks for
+    assert err < _RECIPROCAL_FMM_EPS, f"relative error {err:.2e} (seed {seed})"
     few = rng.choice(tgt.shape[0], 5, replace=False)
     np.testing.assert_allclose(direct[1, few], ref.current_element_field_direct(tgt[few], src, vec[1]),
                                rtol=1e-9, err_msg=f"seed {seed}")
