@@ -53,7 +53,7 @@ def test_fmm_far_field_equals_direct_sum(two_shell):
     finally:
         solver.fmm = old
     err = np.linalg.norm(fmm - direct) / np.linalg.norm(direct)
-    # the grid sum asks the FMM for 1e-5 (measured ~1e-6 here): it must deliver what it asks for
+    # the grid sum asks the FMM for _RECIPROCAL_FMM_EPS: it must deliver what it asks for
     assert err < _RECIPROCAL_FMM_EPS, f"relative error {err:.2e} (seed {seed})"
     few = rng.choice(tgt.shape[0], 5, replace=False)
     np.testing.assert_allclose(direct[1, few], ref.current_element_field_direct(tgt[few], src, vec[1]),
