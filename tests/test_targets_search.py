@@ -179,3 +179,21 @@ def test_auto_factorize_follows_the_memory_rule():
     assert auto_factorize(10_000) is True                      # 0.4 GB
     assert auto_factorize(40_000, max_bytes=6e9) is False      # 6.4 GB > 6 GB
     assert auto_factorize(20_000, max_bytes=1e9) is False      # 1.6 GB > 1 GB
+
+
+def test_coil_dipoles_are_the_coils_own_in_a_cache_friendly_order():
+    import tmsfield
+
+    seed = int(np.random.SeedSequence().entropy % 2**32)
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(-60, 60, size=(500, 3)) * [1, 1, 0.1]
+    mom = rng.normal(size=(500, 3))
+    coil = tmsfield.Coil.from_dipoles(pos, mom)
+    p, m = coil_dipoles(coil)
+    # the same (position, moment) pairs, reordered
+    key = lambda a, b: np.lexsort(np.column_stack([a, b]).T)
+    np.testing.assert_array_equal(np.column_stack([p, m])[key(p, m)], np.column_stack([pos, mom])[key(pos, mom)])
+    # neighbours in the new order are close: the mean step is far below that of the random input
+    step_new = np.linalg.norm(np.diff(p, axis=0), axis=1).mean()
+    step_old = np.linalg.norm(np.diff(pos, axis=0), axis=1).mean()
+    assert step_new < 0.3 * step_old, (step_new, step_old, seed)
