@@ -85,6 +85,16 @@ def _fingerprint(solver, params):
     return h.hexdigest()[:24]
 
 
+def _cortex_blocks(solver, pts, buf):
+    """Yield (row slice, block): the dense float32 one-point field matrix of successive chunks of
+    the cortex points (``buf.shape[0] // 3`` points each, written into ``buf``), rows 3i..3i+2 per point."""
+    step = buf.shape[0] // 3
+    for c0 in range(0, pts.shape[0], step):
+        c1 = min(pts.shape[0], c0 + step)
+        yield slice(3 * c0, 3 * c1), _k.charge_field_matrix_f32(
+            np.ascontiguousarray(pts[c0:c1]), solver.centroids, solver.areas, out=buf[:3 * (c1 - c0)])
+
+
 class FastPlacementMap:
     """Low-rank precomputed map for :meth:`EFieldSolver.efield_on_cortex` (see module doc).
 
@@ -96,9 +106,9 @@ class FastPlacementMap:
         Number k of output directions kept (capped at min(T, 3Nc)). Measured error against the
         full solve (Magstim 70 mm figure-8 and the 70 mm wire figure-8, 4 mm off the scalp, 6
         poses; ``benchmarks/fast_map_accuracy.py``, figures in ``benchmarks/RESULTS.md``): on mni152_coarse
-        (15.5k triangles) 0.10-0.14 % at k = 400 and 0.02-0.03 % at 600; on mni152 (36k)
-        0.53-0.66 % at 250 and 0.15-0.19 % at 400; on the three-shell sphere (3.8k) 0.45-0.50 %
-        at 200 and 0.04-0.05 % at 400.
+        (15.5k triangles) 0.09-0.16 % at k = 400 and 0.03-0.04 % at 600; on mni152 (36k)
+        0.12-0.21 % at 400 (0.53-0.66 % at 250 in an earlier script with the same algorithm); on
+        the three-shell sphere (3.8k) 0.45-0.50 % at 200 and 0.04-0.05 % at 400.
     oversample : int
         Extra random columns p of the range finder.
     dense_limit : int
@@ -271,11 +281,8 @@ class FastPlacementMap:
         del b_omega
         y32 = np.empty((3 * nc, ell), dtype=np.float32)
         blk = np.empty((3 * min(nc, chunk), n), dtype=np.float32)
-        for c0 in range(0, nc, chunk):
-            c1 = min(nc, c0 + chunk)
-            b_ = _k.charge_field_matrix_f32(np.ascontiguousarray(pts[c0:c1]), solver.centroids, solver.areas,
-                                            out=blk[:3 * (c1 - c0)])
-            np.matmul(b_, qz32, out=y32[3 * c0:3 * c1])
+        for rows, b_ in _cortex_blocks(solver, pts, blk):
+            np.matmul(b_, qz32, out=y32[rows])
         nr = near.tocsr()
         _k.csr_times_dense(nr.indptr, nr.indices, nr.data, qz32, y32)
         del qz32
@@ -294,11 +301,8 @@ class FastPlacementMap:
         # 3. Projector P = U_kᵀ G, i.e. Pᵀ = 2K M⁻ᵀ Sᵀ U_k (T × k): one transposed pass over the cortex
         #    blocks and k adjoint solves.
         st = np.zeros((n, k), dtype=np.float32)
-        for c0 in range(0, nc, chunk):
-            c1 = min(nc, c0 + chunk)
-            b_ = _k.charge_field_matrix_f32(np.ascontiguousarray(pts[c0:c1]), solver.centroids, solver.areas,
-                                            out=blk[:3 * (c1 - c0)])
-            st += b_.T @ u32[3 * c0:3 * c1]
+        for rows, b_ in _cortex_blocks(solver, pts, blk):
+            st += b_.T @ u32[rows]
         del blk
         nt = near.T.tocsr()
         _k.csr_times_dense(nt.indptr, nt.indices, nt.data, u32, st)
