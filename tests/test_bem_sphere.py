@@ -163,8 +163,12 @@ def test_simnibs_sphere3_msh_within_2_percent(shared_simnibs, coil):
 
 def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell):
     # same semantics as SphereModel.reciprocal_field: F = Σ_i m_i·h(r_i) for F = Σ_j w_j·E(p_j).
-    # h is exact for the discrete model (test_bem_reciprocity_fast); against the sphere it carries
-    # the discretisation error of a 5k mesh with dipoles 15 mm off the surface (~1-1.5 %).
+    # h is exact for the discrete model (test_bem_reciprocity_fast); against the sphere it carries the
+    # discretisation error of a 5k mesh with dipoles 15 mm off the surface. That error lives in the
+    # secondary (charge) part, so it is measured against that part: in a sphere the total E has no
+    # radial component, so for weights with radial components the total h is a difference of nearly
+    # equal primary and secondary parts and an error relative to it can be large (up to 7.7 % for the
+    # same mesh error, 150 seeds), while relative to the secondary part it was at most 1.4 %.
     seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
     roi = rng.normal(size=(15, 3)) * 4 + [0, 0, 65]
@@ -173,4 +177,9 @@ def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell):
     ev = 100.0 * u / np.linalg.norm(u, axis=1, keepdims=True)
     h = one_shell.reciprocal_field(roi, w, ev)
     ha = SphereModel(85.0).reciprocal_field(roi, w, ev)
-    assert rel_l2(h, ha) <= 0.02, f"{rel_l2(h, ha):.4f} (seed {seed})"
+    # primary part by its definition: F_p = Σ_j w_j · E_p(p_j) of a unit dipole at r along each axis
+    hp = np.array([[np.sum(w * tmsfield.primary_efield(tmsfield.Coil.from_dipoles([r], [m]), roi))
+                    for m in np.eye(3)] for r in ev])
+    err = np.linalg.norm(h - ha)
+    assert err <= 0.02 * np.linalg.norm(ha - hp), f"{err / np.linalg.norm(ha - hp):.4f} (seed {seed})"
+    assert err <= 0.02 * np.linalg.norm(hp), f"{err / np.linalg.norm(hp):.4f} (seed {seed})"
