@@ -19,7 +19,7 @@ def test_required_targets_present_with_citations():
     for name, xyz in need.items():
         t = get_target(name)
         assert t.mni_mm == tuple(float(v) for v in xyz)
-        assert t.citation and t.sourcing in ("primary", "secondary", "uncertain")
+        assert t.citation and t.sourcing in ("verified", "corroborated", "uncertain")
     assert "fox2012_5cm" in TARGETS and "fox2012_f3" in TARGETS
     for t in TARGETS.values():
         assert t.mni_mm[0] < 0, f"{t.name} must be in the left hemisphere"

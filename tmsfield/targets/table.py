@@ -2,11 +2,12 @@
 
 Each entry states how well it is sourced (``sourcing``):
 
-* ``"primary"``   — coordinate given in the cited paper itself.
-* ``"secondary"`` — coordinate as tabulated by a later paper (cited) for an earlier study.
-* ``"uncertain"`` — not checked against the cited paper's own text in this project (the citation says
-  what was checked instead, e.g. independent repositories giving the same coordinate); verify before
-  clinical use.
+* ``"verified"``     — coordinate read in the cited paper itself (no entry yet: the papers' tables were not
+  reachable from this project, which can only read public repositories and the opening of public pages).
+* ``"corroborated"`` — not read in the paper, but at least two independent public sources give the same
+  coordinate with the same attribution (the citation names them).
+* ``"uncertain"``    — one source only, or sources that disagree about the label or origin; a warning
+  goes into every result that uses it. Verify before clinical use.
 
 Targets are checked against the head: inside the scalp, near the cortex, and no deeper below the scalp
 than a coil can reach (default 35 mm; the E-field of figure-8 coils falls to < ~30 % of its superficial
@@ -44,33 +45,43 @@ class TargetSpec:
     mni_mm: tuple
     description: str
     citation: str
-    sourcing: str  # "primary" | "secondary" | "uncertain"
+    sourcing: str  # "verified" | "corroborated" | "uncertain"
 
 
 TARGETS = {t.name: t for t in (
     TargetSpec("fox2012_sgacc", (-38.0, 44.0, 26.0),
                "left DLPFC site maximally anticorrelated with the subgenual cingulate (sgACC seed)",
-               _FOX2012, "primary"),
+               _FOX2012 + ". Not read in the paper (reachable here only as its abstract); the same coordinate "
+               "is used as Fox 2012's sgACC-anticorrelated DLPFC target by several independent public projects "
+               "(TMS target atlases and SimNIBS-based targeting scripts); one of them calls it the 'efficacy-seed' "
+               "variant instead. Checked 2026-12-01",
+               "corroborated"),
     TargetSpec("fox2012_group_optimal", (-42.0, 44.0, 30.0),
                "connectivity-based variant of the sgACC-anticorrelated target (label and source unverified)",
                "attributed to " + _FOX2012 + " — UNVERIFIED: not found in the paper text available to this "
                "project (2026-11-28 search of public pages and repositories: the PMC author manuscript PMC4120275 "
-               "was reachable only as its abstract). The one repository found that cites (-42, 44, 30) attributes "
-               "it instead to the later N=1000 replication, Weigand A, et al. (2018) Prospective validation that "
+               "was reachable only as its abstract). Three low-quality repositories cite (-42, 44, 30) and disagree "
+               "about its source: one attributes it to Weigand A, et al. (2018) Prospective validation that "
                "subgenual connectivity predicts antidepressant efficacy of transcranial magnetic stimulation "
-               "sites. Biol Psychiatry 84(1):28-37, also unchecked here. Verify before clinical use",
+               "sites. Biol Psychiatry 84(1):28-37 (connectivity from 1,000 healthy subjects' normative data; "
+               "patient cohorts of about 25), one to an 'accelerated TMS (SAINT)' target with a DOI that is not "
+               "a Fox or Weigand paper, one gives no source (checked 2026-12-01). Verify before clinical use",
                "uncertain"),
     TargetSpec("fitzgerald2009", (-46.0, 45.0, 38.0),
                "neuronavigated BA46/9 border target of Fitzgerald et al.",
                "Fitzgerald PB, Hoy K, McQueen S, et al. (2009) A randomized trial of rTMS targeted with MRI based "
                "neuro-navigation in treatment-resistant depression. Neuropsychopharmacology 34(5):1255-1262; "
-               "MNI coordinate as tabulated in " + _FOX2012, "secondary"),
+               "MNI coordinate as tabulated in " + _FOX2012 + " (table not read here; the same coordinate is given "
+               "as Fox et al.'s Fitzgerald target by dariasve20/StandardizeROI and by a public TMS target guide)",
+               "corroborated"),
     TargetSpec("ba46", (-44.0, 40.0, 29.0), "centre of left Brodmann area 46",
                "Rajkowska G, Goldman-Rakic PS (1995) Cereb Cortex 5:323-337 (Talairach definition); MNI centre "
-               "as tabulated in " + _FOX2012, "secondary"),
+               "as tabulated in " + _FOX2012 + " (table not read here; the same centre is given by nih-fmrif/contarg's "
+               "DLPFC spheres and by an independent rsTMS pipeline)", "corroborated"),
     TargetSpec("ba9", (-36.0, 39.0, 43.0), "centre of left Brodmann area 9",
                "Rajkowska G, Goldman-Rakic PS (1995) Cereb Cortex 5:323-337 (Talairach definition); MNI centre "
-               "as tabulated in " + _FOX2012, "secondary"),
+               "as tabulated in " + _FOX2012 + " (table not read here; the same centre is given by nih-fmrif/contarg's "
+               "DLPFC spheres and by an independent rsTMS pipeline)", "corroborated"),
     TargetSpec("fox2012_5cm", (-41.0, 16.0, 54.0),
                "average cortical site of the '5-cm rule' (5 cm anterior to the motor hotspot)",
                "average 5-cm site as tabulated in " + _FOX2012 + " (the 5-cm data came from Herbsman T, et al. "
@@ -85,8 +96,10 @@ TARGETS = {t.name: t for t in (
                "average F3 site as tabulated in " + _FOX2012 + ". NOT checked against the paper's table (not "
                "reachable here); the same coordinate, labelled 'F3', is one of the four DLPFC sphere centres "
                "(with BA9, BA46 and the 5-cm site above) in the README of nih-fmrif/contarg, and is listed as the "
-               "Beam F3 group site (Beam W, et al. (2009) Brain Stimul 2:50-54) in two further public target "
-               "tables; checked 2026-11-28",
+               "Beam F3 group site (Beam W, et al. (2009) Brain Stimul 2:50-54) in one further public target "
+               "atlas (a single, unreliable project). It also equals Herwig et al. (2003)'s Talairach F3 site "
+               "(-37, 27, 44) converted to MNI, so it may be that rather than a Beam-method average; checked "
+               "2026-12-01",
                "uncertain"),
 )}
 
@@ -113,7 +126,7 @@ def get_target(name):
     Examples
     --------
     >>> get_target("ba46").sourcing
-    'secondary'
+    'corroborated'
     """
     key = str(name).strip().lower()
     if key not in TARGETS:
