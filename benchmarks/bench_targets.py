@@ -4,8 +4,9 @@ a 100-row batch on the template.
 Run: .venv/bin/pytest benchmarks/bench_targets.py --benchmark-only
 (TMSFIELD_BENCH_BATCH_ROWS=N for an N-row batch instead of 100; see ``test_batch_rows_template``.)
 Target: >= 1e4 placements/s on 2 cores with a 2,712-dipole coil (Magstim 70 mm figure-8 .ccd) — the
-ranking stage uses a reduced dipole set (7 mm cells) with trilinear interpolation; the full coil with
-tricubic interpolation is measured too.
+ranking stage uses the reduced dipole set the search picks (``ranking_cell_mm="auto"``: within 0.2 % of the full
+coil with tricubic interpolation on a probe of placements; cell and probe error in ``extra_info``) with trilinear
+interpolation; the full coil with trilinear and tricubic interpolation is measured too.
 """
 
 import sys
@@ -33,8 +34,8 @@ def sphere_grid():
     from targets_standins import R_SCALP, sphere_head
     from tmsfield.solver import SphereModel
     from tmsfield.targets.geometry import ScalpGeometry
-    from tmsfield.targets.search import (PlacementEvaluator, _disc, build_adjoint_grid, coil_dipoles,
-                                         reduce_dipoles, target_roi)
+    from tmsfield.targets.search import (PlacementEvaluator, _disc, _ranking_dipoles, build_adjoint_grid,
+                                         coil_dipoles, target_roi)
     coil = _coil_2712()
     head = sphere_head(5, 5)
     geo = ScalpGeometry(head.scalp, head.landmarks)
@@ -52,8 +53,10 @@ def sphere_grid():
     ab = _disc(20.0, 2.0)
     rots, cents, _, _ = ev.poses(ab, np.arange(0, 360, 5.0))
     pos, mom = coil_dipoles(coil)
-    rpos, rmom = reduce_dipoles(pos, mom, 7.0)
-    return grid, rots, cents, (pos, mom), (rpos, rmom), grid_s
+    # the ranking stages' dipole set as the search chooses it (ranking_cell_mm="auto": coarsest cell whose
+    # values stay within 0.2 % of the full coil, tricubic, on a probe of placements)
+    cell, rpos, rmom, probe_err = _ranking_dipoles(grid, rots, cents, pos, mom, "magnitude", "trilinear", 2e-3)
+    return grid, rots, cents, (pos, mom), (rpos, rmom, cell, probe_err), grid_s
 
 
 @pytest.mark.parametrize("stage", ["ranking_reduced_trilinear", "full_coil_trilinear", "full_coil_tricubic"])
@@ -61,7 +64,9 @@ def test_placements_per_second(benchmark, sphere_grid, stage):
     from numba import get_num_threads
     grid, rots, cents, full, reduced, grid_s = sphere_grid
     if stage == "ranking_reduced_trilinear":
-        (pos, mom), interp, n = reduced, "trilinear", len(rots)
+        pos, mom, cell, probe_err = reduced
+        interp, n = "trilinear", len(rots)
+        benchmark.extra_info.update({"ranking_cell_mm": cell, "ranking_probe_rel_error": probe_err})
     elif stage == "full_coil_trilinear":
         (pos, mom), interp, n = full, "trilinear", 5000
     else:

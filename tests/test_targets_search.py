@@ -73,6 +73,8 @@ def test_sphere_optimum_centred_and_oriented(setup):
     ang = np.degrees(np.arccos(min(1.0, abs(y @ u))))
     assert ang < 2.0, f"coil axis {ang:.2f} deg from the expected direction (seed {seed})"
     assert res.interpolation_rel_error < 5e-3
+    # every ranked placement (reduced-coil trilinear stages included) within 0.5 % of the direct solve
+    assert res.ranking_rel_error + res.interpolation_rel_error < 5e-3, (res.ranking_rel_error, seed)
 
 
 def test_magnitude_search_centred(setup):
@@ -148,7 +150,8 @@ def test_template_optimised_beats_heuristics_sphere_model():
     for name, h in res["heuristics"].items():
         assert "error" not in h, h
         assert best >= h["efield_at_target_v_per_m_per_a_per_us"], (name, best, h)
-    assert res["settings"]["search"]["interpolation_rel_error"] <= 5e-3
+    search = res["settings"]["search"]
+    assert search["interpolation_rel_error"] + search["ranking_rel_error"] <= 5e-3, search
 
 
 @pytest.mark.slow
@@ -171,7 +174,8 @@ def test_template_optimised_beats_heuristics():
     for name, h in res["heuristics"].items():
         assert "error" not in h, h
         assert best >= h["efield_at_target_v_per_m_per_a_per_us"], (name, best, h)
-    assert res["settings"]["search"]["interpolation_rel_error"] <= 5e-3
+    search = res["settings"]["search"]
+    assert search["interpolation_rel_error"] + search["ranking_rel_error"] <= 5e-3, search
 
 
 def test_auto_factorize_follows_the_memory_rule():

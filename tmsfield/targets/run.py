@@ -362,6 +362,7 @@ def run_target(job, cache=None):
         pose, value = res.pose, res.value
         scalp_point, angle, lift = res.scalp_point_mm, res.handle_angle_deg, res.lift_mm
         search_info = {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
+                       "ranking_rel_error": res.ranking_rel_error,
                        "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings}
         if res.lift_mm > 0:
             warnings.append(f"coil raised {res.lift_mm:.1f} mm above the gap so its casing clears the scalp")
