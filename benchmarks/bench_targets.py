@@ -113,6 +113,8 @@ def test_full_default_search_template(benchmark, factorize):
         "n_triangles": solver.n_triangles, "run_stages_s": {k: round(v, 2) for k, v in res["settings"]["timings_s"].items()},
         "search_stages_s": {k: round(v, 2) for k, v in s["timings_s"].items()},
         "n_placements": s["n_placements"], "interpolation_rel_error": s["interpolation_rel_error"],
+        "ranking_rel_error": s["ranking_rel_error"], "ranking_cell_mm": s["ranking_cell_mm"],
+        "ranking_probe_rel_error": s["ranking_probe_rel_error"],
         "efield_v_per_m_per_a_per_us": res["efield_at_target_v_per_m_per_a_per_us"],
         "heuristics_v_per_m_per_a_per_us": {k: v.get("efield_at_target_v_per_m_per_a_per_us")
                                             for k, v in res["heuristics"].items()}})
