@@ -6,8 +6,8 @@ import pytest
 from tmsfield.solver import SphereModel
 from tmsfield.targets.geometry import ScalpGeometry
 from tmsfield.targets.placement import handle_angle_of_pose
-from tmsfield.targets.search import (PlacementEvaluator, _disc, build_adjoint_grid, coil_dipoles,
-                                     evaluate_quantity, search_placement, target_roi)
+from tmsfield.targets.search import (PlacementEvaluator, _disc, _ranking_dipoles, build_adjoint_grid,
+                                     coil_dipoles, evaluate_quantity, search_placement, target_roi)
 from targets_standins import R_SCALP, fig8_dipole_coil, sphere_head
 
 
@@ -102,18 +102,24 @@ def test_interpolation_error_below_half_percent(setup):
     grid = build_adjoint_grid(model, roi, "magnitude", geo, sp0, frame, np.array([-110, -110, -30.0]),
                               np.array([110, 110, 25.0]), 2.5)
     pos, mom = coil_dipoles(coil)
+    # the ranking stages' dipole set and interpolation, as the search picks them from its coarse placements
+    rots_c, cents_c, _, _ = ev.poses(_disc(15.0, 2.0), np.arange(0.0, 360.0, 5.0))
+    cell, pos_r, mom_r, _ = _ranking_dipoles(grid, rots_c, cents_c, pos, mom, "magnitude", "trilinear", 2e-3)
     ab = _disc(15.0, 1.0)
     ab = ab[rng.choice(len(ab), 6, replace=False)] + rng.uniform(-0.5, 0.5, size=(6, 2))
     angles = rng.uniform(0, 360, size=6)
-    worst = 0.0
+    worst = worst_ranking = 0.0
     for a, ang in zip(ab, angles):
         rots, cents, _, _ = ev.poses(a[None], [ang])
         F = grid.evaluate(rots, cents, pos, mom)[0]
+        F_rank = grid.evaluate(rots, cents, pos_r, mom_r, "trilinear")[0]
         pose = np.eye(4)
         pose[:3, :3], pose[:3, 3] = rots[0], cents[0]
         direct = model.efield(coil, roi.points, pose).mean(axis=0)
         worst = max(worst, np.linalg.norm(F - direct) / np.linalg.norm(direct))
+        worst_ranking = max(worst_ranking, np.linalg.norm(F_rank - direct) / np.linalg.norm(direct))
     assert worst <= 5e-3, f"interpolation error {worst:.2e} > 0.5 % (seed {seed})"
+    assert worst_ranking <= 5e-3, f"ranking-stage error {worst_ranking:.2e} > 0.5 % ({cell} mm cells, seed {seed})"
 
 
 def test_bad_quantity(setup):
@@ -121,6 +127,8 @@ def test_bad_quantity(setup):
     head, model, coil, geo = setup
     with pytest.raises(InputError, match="quantity"):
         search_placement(model, head, coil, head.cortex.vertices[0], quantity="energy", geometry=geo)
+    with pytest.raises(InputError, match="ranking_cell_mm"):
+        search_placement(model, head, coil, head.cortex.vertices[0], ranking_cell_mm="coarse", geometry=geo)
 
 
 def _template_solver():

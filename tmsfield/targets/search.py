@@ -23,9 +23,10 @@ Speed: placements are evaluated by the numba kernel :func:`tmsfield.kernels.plac
 (parallel over placements). The coarse and refine stages rank with a *reduced* dipole set (the coil's
 dipoles merged, moment-weighted, in square cells of the coil plane, the coarsest of 8-2 mm that keeps the
 ranking values within 0.2 % of the full coil on a probe of placements) and trilinear interpolation (8 nodes
-instead of 64); their measured error at the full-coil candidates is reported (``ranking_rel_error``); the best ``n_full`` candidates are re-evaluated with the full dipole
-set and tricubic interpolation, then with the full solver. Ranking approximations therefore only decide
-which candidates reach the exact stages.
+instead of 64); their error against the full coil at the full-coil candidates is reported
+(``ranking_rel_error``). The best ``n_full`` candidates are re-evaluated with the full dipole set and tricubic
+interpolation, then with the full solver. Ranking approximations therefore only decide which candidates reach
+the exact stages.
 
 Stages: coarse (2 mm, 5° over the disc of ``search_radius_mm`` and 0-360°), refine around the best 5
 (0.5 mm, 1°), full-coil re-ranking with the casing lift applied, solver verification.
@@ -646,7 +647,8 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
                 "grid_nodes_evaluated": int(np.isfinite(grid.values[..., 0]).sum()),
                 "ranking_dipoles": int(pos_rank.shape[0]), "full_dipoles": int(pos_full.shape[0]),
                 "ranking_cell_mm": ranking_cell_mm, "ranking_probe_rel_error": probe_err,
-                "ranking_interpolation": ranking_interpolation, "n_refine": n_refine, "n_full": n_full, "n_verify": n_verify,
+                "ranking_interpolation": ranking_interpolation, "n_refine": n_refine, "n_full": n_full,
+                "n_verify": n_verify,
                 "normal_radius_mm": normal_radius_mm, "verify_method": verify_method, "max_lift_mm": max_lift_mm,
                 "interpolation": "tricubic Lagrange (4 nodes/axis) of reciprocal fields on a regular grid"}
     return SearchResult(best["pose"], float(best["value"]), float(best["proxy"]),

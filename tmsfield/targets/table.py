@@ -51,10 +51,10 @@ class TargetSpec:
 TARGETS = {t.name: t for t in (
     TargetSpec("fox2012_sgacc", (-38.0, 44.0, 26.0),
                "left DLPFC site maximally anticorrelated with the subgenual cingulate (sgACC seed)",
-               _FOX2012 + ". Not read in the paper (reachable here only as its abstract); the same coordinate "
-               "is used as Fox 2012's sgACC-anticorrelated DLPFC target by several independent public projects "
-               "(TMS target atlases and SimNIBS-based targeting scripts); one of them calls it the 'efficacy-seed' "
-               "variant instead. Checked 2026-12-01",
+               _FOX2012 + ". Not read in the paper (reachable here only as its abstract). Two public TMS target "
+               "lists give this coordinate as Fox 2012's sgACC-anticorrelated group target, a third project "
+               "attributes it to Fox 2012 as the 'efficacy-seed' variant, and SimNIBS-based targeting scripts use "
+               "it as the DLPFC target; all are secondary sources of mixed quality. Checked 2026-12-01",
                "corroborated"),
     TargetSpec("fox2012_group_optimal", (-42.0, 44.0, 30.0),
                "connectivity-based variant of the sgACC-anticorrelated target (label and source unverified)",
@@ -97,9 +97,9 @@ TARGETS = {t.name: t for t in (
                "reachable here); the same coordinate, labelled 'F3', is one of the four DLPFC sphere centres "
                "(with BA9, BA46 and the 5-cm site above) in the README of nih-fmrif/contarg, and is listed as the "
                "Beam F3 group site (Beam W, et al. (2009) Brain Stimul 2:50-54) in one further public target "
-               "atlas (a single, unreliable project). It also equals Herwig et al. (2003)'s Talairach F3 site "
-               "(-37, 27, 44) converted to MNI, so it may be that rather than a Beam-method average; checked "
-               "2026-12-01",
+               "atlas (a single, unreliable project). Talairach (-37, 27, 44), given as Herwig et al. (2003)'s F3 "
+               "site by one low-quality source, converts (Brett's transform) to MNI (-37.4, 25.5, 49.2), so this "
+               "may be that site rather than a Beam-method average; checked 2026-12-01",
                "uncertain"),
 )}
 
