@@ -277,9 +277,10 @@ def test_atanh_series_is_within_a_few_ulp_of_the_true_value_on_its_range():
     seed = _seed()
     e = np.random.default_rng(seed).uniform(0, 0.1716, 2000)
     got = np.array([atanh_series2(v) for v in e])
-    # the truth in long double (64-bit or 113-bit mantissa), not numpy's float64 arctanh: that is itself
-    # up to 1.6 ulp off on this project's AMD EPYC machines (AVX2; measured, 300,000 draws), so comparing with it failed at 3 ulp.
-    # The series (fastmath-reassociated) was at most 2.4 ulp from the truth on the same draws.
+    # the truth in long double (64-bit or 113-bit mantissa), not numpy's float64 arctanh: that is itself up
+    # to 1.6 ulp off on this project's AMD EPYC machines (AVX2; measured, 300,000 draws), so comparing with
+    # it failed at 3 ulp. The series (fastmath-reassociated) was at most 2.4 ulp from the truth on the same
+    # draws.
     truth = 2 * np.arctanh(e.astype(np.longdouble))
     ulps = np.abs(got.astype(np.longdouble) - truth) / np.spacing(truth.astype(np.float64)).astype(np.longdouble)
     assert ulps.max() <= 3.0, f"{float(ulps.max()):.2f} ulp at eps={e[ulps.argmax()]!r} (seed {seed})"
