@@ -51,6 +51,13 @@ class Head:
         viewer's curvature underlay.
     source : str
         File path or template name (provenance).
+    sides : tuple of ndarray (T_k, 2) of str, or None
+        Per boundary, the tissue on the inner and the outer side of each triangle (``"air"`` outside the
+        head), for heads whose surfaces are not one nested stack (tissue junctions: a ventricle of CSF
+        inside white matter, grey matter touching the skull, pial and white surfaces merged where the
+        cortex has no thickness). ``None`` (default) means strictly nested: every triangle of
+        ``boundaries[k]`` has ``tissues[k]`` inside and ``tissues[k-1]`` (``"air"`` for k = 0) outside.
+        Read it through :meth:`triangle_sides`, which fills in the nested default.
 
     Examples
     --------
@@ -71,6 +78,7 @@ class Head:
     mni_transform: np.ndarray | None = None
     cortex_curvature: np.ndarray | None = None
     source: str = ""
+    sides: tuple | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -232,6 +240,34 @@ class Head:
             return self.cortex
         have = list(self.boundary_names) + (["cortex"] if self.cortex is not None else [])
         raise InputError(f"head {self.name!r} has no surface {name!r}; it has {have}")
+
+    def triangle_sides(self):
+        """Tissue names inside and outside every boundary triangle.
+
+        Returns
+        -------
+        tuple of ndarray (T_k, 2) of str
+            One per boundary (outside → in): column 0 the tissue inside the triangle (the side its
+            normal points away from), column 1 the tissue outside (``"air"`` beyond the scalp). From
+            :attr:`sides` when given, else the nested default.
+
+        Examples
+        --------
+        >>> from tmsfield.head import icosphere
+        >>> h = Head.from_surfaces([icosphere(95, 1, name="scalp"), icosphere(85, 1, name="brain")])
+        >>> [tuple(s[0]) for s in h.triangle_sides()]
+        [('scalp', 'air'), ('brain', 'scalp')]
+        """
+        if self.sides is not None:
+            return tuple(np.asarray(s) for s in self.sides)
+        out = []
+        for k, b in enumerate(self.boundaries):
+            outside = self.tissues[k - 1] if k > 0 else "air"
+            pair = np.empty((b.n_triangles, 2), dtype=object)
+            pair[:, 0] = self.tissues[k]
+            pair[:, 1] = outside
+            out.append(pair.astype(str))
+        return tuple(out)
 
     def subject_to_mni(self, points):
         """Map subject points (N, 3) mm to MNI mm with :attr:`mni_transform`.
