@@ -255,8 +255,8 @@ class Head:
         --------
         >>> from tmsfield.head import icosphere
         >>> h = Head.from_surfaces([icosphere(95, 1, name="scalp"), icosphere(85, 1, name="brain")])
-        >>> [tuple(s[0]) for s in h.triangle_sides()]
-        [('scalp', 'air'), ('brain', 'scalp')]
+        >>> [s[0].tolist() for s in h.triangle_sides()]
+        [['scalp', 'air'], ['brain', 'scalp']]
         """
         if self.sides is not None:
             return tuple(np.asarray(s) for s in self.sides)
