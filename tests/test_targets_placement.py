@@ -21,10 +21,9 @@ def _random_upper_dir(rng):
     return v / np.linalg.norm(v)
 
 
-def test_pose_rigid_z_into_scalp_centre_at_gap(geo):
-    rng = np.random.default_rng()
-    seed = rng.integers(1 << 31)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_pose_rigid_z_into_scalp_centre_at_gap(geo, rng, test_seed):
+    seed = test_seed
     coil = fig8_dipole_coil()
     for _ in range(4):
         d = _random_upper_dir(rng)
