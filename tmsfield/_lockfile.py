@@ -17,7 +17,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._atomic import _write_fd, host_tag, output_error, process_alive, process_start
+from . import _atomic
+from ._atomic import host_tag, output_error, process_alive, process_start
 
 __all__ = ["Claim", "try_claim", "folder_lock", "describe_owner"]
 
@@ -162,7 +163,7 @@ def try_claim(path, attempts=5):
                 raise
             raise err from None
         try:
-            _write_fd(fd, json.dumps(record).encode())
+            _atomic._write_fd(fd, json.dumps(record).encode())
             os.fsync(fd)
         except OSError as exc:
             os.close(fd)

@@ -342,6 +342,10 @@ def _run(args):
         done = None if args.force else _is_done(p, r.job)
         if done is not None:
             settled[r.id] = _summary_row(r, "skipped", p, _short(done))
+            if (out / f"{r.id}.lock").exists():    # a run killed after writing the row: drop its stale claim
+                c = try_claim(out / f"{r.id}.lock")
+                if isinstance(c, Claim):
+                    c.release()
         else:
             todo.append(r)
     _update_summary(summary_path, order, settled)
