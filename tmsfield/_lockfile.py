@@ -106,13 +106,13 @@ class Claim:
         """Remove the claim file if it still holds this process's record; idempotent."""
         if self.record is None:
             return
-        with folder_lock(self.path.parent):
-            raw = _read(self.path)
-            if raw is not None and _parse(raw) == self.record:
-                try:
+        try:
+            with folder_lock(self.path.parent):
+                raw = _read(self.path)
+                if raw is not None and _parse(raw) == self.record:
                     os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
+        except OSError:
+            pass                   # gone already, or a folder turned read-only: a later run takes it over
         self.record = None
 
 
@@ -167,7 +167,10 @@ def try_claim(path, attempts=5):
             os.fsync(fd)
         except OSError as exc:
             os.close(fd)
-            os.unlink(path)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
             err = output_error(exc, path, "give another folder with --out")
             if err is exc:
                 raise
