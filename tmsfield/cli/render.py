@@ -19,7 +19,7 @@ def register(subparsers):
         description="Recompute the E-field of a placement result (tmsfield-placement/1 JSON) on its head and "
                     "write a PNG with one sub-plot per view. Works without a display (OSMesa).")
     p.add_argument("result", help="placement result JSON written by `tmsfield target`")
-    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write, or an existing folder for <folder>/<result>.png")
     p.add_argument("--views", nargs="+", default=None, metavar="VIEW",
                    help="left_lateral right_lateral dorsal anterior posterior coil_axis "
                         "(default: left_lateral dorsal anterior coil_axis)")
@@ -39,18 +39,22 @@ def register(subparsers):
 def run(args):
     from pathlib import Path
 
+    from .._outputs import output_file, output_folder
+
+    # outputs are checked before the field is recomputed: an existing folder gets <folder>/<result>.png
+    png = output_file(args.output, default_name=f"{Path(args.result).stem}.png", option="-o/--output")
+    out = output_folder(args.export, option="--export") if args.export else None
+
     from ..viz.render import render
     from ..viz.result_scene import load_result, scene_from_result
 
     result = load_result(args.result)
     scene = scene_from_result(result, quantity=args.quantity, clim=args.clim, threshold=args.threshold)
-    render(scene, filename=args.output, views=args.views, window_size=args.size)
-    print(f"wrote {args.output}")
+    render(scene, filename=png, views=args.views, window_size=args.size)
+    print(f"wrote {png}")
     if args.export:
         from ..viz import export
 
-        out = Path(args.export)
-        out.mkdir(parents=True, exist_ok=True)
         export.export_gifti(out / "efield.func.gii", scene)
         export.export_gifti_surface(out / "cortex.surf.gii", scene)
         export.export_curv(out / "lh.efield", scene)

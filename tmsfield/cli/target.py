@@ -71,15 +71,20 @@ def _summary(res, path):
 def _run(args):
     from pathlib import Path
 
+    from .._outputs import output_file
+    from ..errors import InputError
     from ..targets.results import write_result
     from ..targets.run import SetupCache, run_target
-    from ..errors import InputError
     if args.target is not None and (args.mni is not None or args.subject is not None):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
                         subject=args.subject)
+    # the output is checked before the work: an existing folder gets <folder>/<target>.json, a missing or
+    # unwritable folder is refused now rather than after minutes of computation
+    name = f"{job.label}.json"
+    out = output_file(args.out, default_name=name) if args.out else \
+        output_file(Path("tmsfield-results") / name, create_parent=True)
     res = run_target(job, SetupCache(factorize=getattr(args, "factorize", "auto")))
-    out = Path(args.out) if args.out else Path("tmsfield-results") / f"{job.label}.json"
     write_result(out, res)
     print(_summary(res, out))
     return 0
@@ -106,5 +111,6 @@ def register(subparsers):
                         "Default: the LU when it fits in memory (<= 6 GB and half the available memory)")
     p.add_argument("--no-factorize", dest="factorize", action="store_const", const=False,
                    help="BEM: GMRES per solve (no dense matrix; for machines short of memory)")
-    p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
+    p.add_argument("--out", default=None, help="result JSON path, or an existing folder for <folder>/<target>.json "
+                        "(default tmsfield-results/<target>.json); checked before the work starts")
     p.set_defaults(func=_run)

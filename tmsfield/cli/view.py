@@ -34,6 +34,12 @@ def run(args):
 
     if args.result is None and args.target is None:
         raise InputError("give a placement result JSON, or --target X Y Z (mm) with --head/--coil")
+    if args.save:                          # checked before the head is loaded
+        from pathlib import Path
+
+        from .._outputs import output_file
+        args.save = str(output_file(args.save, default_name=f"{Path(args.result or 'placement').stem}.json",
+                                    option="--save"))
     options = {}
     if args.quantity:
         options["quantity"] = args.quantity

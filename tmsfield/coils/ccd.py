@@ -160,6 +160,10 @@ def write_ccd(coil, path):
     for k, v in meta.items():
         if any(c in k + v for c in ";=\n"):
             raise CoilError(f"metadata {k!r}={v!r} contains ';', '=' or a newline and cannot go in a .ccd header")
+    from .._outputs import require_finite
+    require_finite(np.asarray(coil.dipole_positions_mm, float), f"coil {coil.name!r} dipole position (mm)", path)
+    require_finite(np.asarray(coil.dipole_moments, float), f"coil {coil.name!r} dipole moment", path)
+    require_finite(float(coil.max_didt_a_per_us or 0.0), f"coil {coil.name!r} dIdtmax", path)
     header = f"# {coil.name}.ccd version 1.0 number of elements"
     if meta:
         header += "; " + ";".join(f"{k}={v}" for k, v in meta.items()) + ";"

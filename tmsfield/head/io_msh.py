@@ -253,6 +253,8 @@ def write_msh_surfaces(path, surfaces, binary=True):
         elems.append((int(tag), s.triangles + offset + 1))
         offset += s.n_vertices
     xyz = np.vstack(verts)
+    from .._outputs import require_finite
+    require_finite(np.asarray(xyz, float), "the mesh node (mm)", path)
     n = xyz.shape[0]
     n_elem = sum(t.shape[0] for _, t in elems)
     chunks = [b"$MeshFormat\n", b"2.2 1 8\n" if binary else b"2.2 0 8\n"]

@@ -179,6 +179,11 @@ def write_gifti_surface(path, surface, scalars=None, precision=np.float32):
     >>> write_gifti_surface(os.path.join(tempfile.mkdtemp(), "s.gii"), icosphere(50.0, 1))
     """
     import nibabel as nib
+
+    from .._outputs import require_finite
+    require_finite(np.asarray(surface.vertices, float), f"surface {surface.name!r} vertex", path)
+    if scalars is not None:
+        require_finite(np.asarray(scalars, float), f"surface {surface.name!r} scalar at vertex", path)
     darrays = [
         nib.gifti.GiftiDataArray(np.asarray(surface.vertices, dtype=precision), intent="NIFTI_INTENT_POINTSET",
                                  datatype="NIFTI_TYPE_FLOAT32"),
@@ -205,6 +210,9 @@ def write_freesurfer_surface(path, surface):
     >>> write_freesurfer_surface(os.path.join(tempfile.mkdtemp(), "outer_skin.surf"), icosphere(90.0, 1))
     """
     import nibabel.freesurfer as fs
+
+    from .._outputs import require_finite
+    require_finite(np.asarray(surface.vertices, float), f"surface {surface.name!r} vertex", path)
     with atomic_path(path) as tmp:
         fs.write_geometry(tmp, np.asarray(surface.vertices, dtype=np.float64),
                           np.asarray(surface.triangles, dtype=np.int32))

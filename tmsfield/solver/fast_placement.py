@@ -73,16 +73,89 @@ def default_cache_dir():
     return Path(base) / "tmsfield"
 
 
+_CACHE_MAGIC = b"TMSFMAP1"
+_CACHE_FORMAT = 1
+_CACHE_ARRAYS = ("response", "projector_t", "singular_values")
+
+
 def _fingerprint(solver, params):
-    """Hash of everything the map depends on: geometry, contrasts, cortex points, near-field rule,
-    the map's parameters and the package version (a new version never reuses an old map)."""
+    """SHA-256 (hex) of everything the map depends on: the mesh (triangle vertices), the conductivities
+    and the contrasts they give, the cortex points, the near-field rule, the map's parameters, the cache
+    format and the package version (a new version never reuses an old map)."""
     from .._version import __version__
     h = hashlib.sha256()
-    for a in (solver.tri_vertices, solver.tri_contrast, solver.cortex_points, [solver.near_factor]):
-        h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    h.update(b"tmsfield fast-placement map, format %d\n" % _CACHE_FORMAT)
+    for a in (solver.tri_vertices, solver.tri_contrast, solver.cortex_points, [solver.near_factor],
+              np.ravel(getattr(solver, "conductivities", []))):
+        a = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
     h.update(repr(sorted(params.items())).encode())
     h.update(__version__.encode())
-    return h.hexdigest()[:24]
+    return h.hexdigest()
+
+
+def _cache_chunks(key, arrays, meta):
+    """The byte chunks of a cache file: magic, SHA-256 of the rest, header length, JSON header (key,
+    array layout, metadata), zero padding to 64 bytes, then the raw little-endian arrays."""
+    import json
+    layout, offset = [], 0
+    for name, a in arrays.items():
+        layout.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "offset": offset,
+                       "nbytes": int(a.nbytes)})
+        offset += int(a.nbytes)
+    header = json.dumps({"format": _CACHE_FORMAT, "key": key, "arrays": layout, **meta}, allow_nan=False).encode()
+    pad = b"\0" * (-(len(_CACHE_MAGIC) + 32 + 8 + len(header)) % 64)
+    body = [np.array([len(header)], "<u8").tobytes(), header, pad, *(memoryview(a).cast("B") for a in arrays.values())]
+    h = hashlib.sha256()
+    for c in body:
+        h.update(c)
+    return [_CACHE_MAGIC, h.digest(), *body]
+
+
+def _read_cache(path, key):
+    """Arrays and metadata of a cache file written by :func:`_cache_chunks` for ``key``.
+
+    Raises ValueError (with a one-line reason) for anything but an intact file made for this key.
+    """
+    import json
+    size = path.stat().st_size
+    head = len(_CACHE_MAGIC) + 32 + 8
+    if size < head:
+        raise ValueError(f"truncated: {size} bytes")
+    buf = bytearray(size)
+    with open(path, "rb") as fh:
+        if fh.readinto(buf) != size:
+            raise ValueError("truncated while reading")
+    if bytes(buf[:len(_CACHE_MAGIC)]) != _CACHE_MAGIC:
+        raise ValueError("not a tmsfield fast-placement map (or another format)")
+    if hashlib.sha256(memoryview(buf)[len(_CACHE_MAGIC) + 32:]).digest() != bytes(buf[len(_CACHE_MAGIC):
+                                                                                     len(_CACHE_MAGIC) + 32]):
+        raise ValueError("checksum mismatch: the file is truncated or damaged")
+    n = int(np.frombuffer(buf, "<u8", 1, head - 8)[0])
+    try:
+        hdr = json.loads(bytes(buf[head:head + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("unreadable header") from None
+    if not isinstance(hdr, dict) or hdr.get("format") != _CACHE_FORMAT:
+        raise ValueError("another cache format")
+    if hdr.get("key") != key:
+        raise ValueError("made for another head, conductivities, settings or tmsfield version")
+    start = head + n + (-(head + n) % 64)
+    arrays = {}
+    for item in hdr.get("arrays", []):
+        dt = np.dtype(item["dtype"])
+        if dt.str not in ("<f4", "<f8"):
+            raise ValueError(f"unexpected dtype {dt.str}")
+        shape = tuple(int(v) for v in item["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
+        off = start + int(item["offset"])
+        if count * dt.itemsize != int(item["nbytes"]) or off < start or off + count * dt.itemsize > size:
+            raise ValueError(f"array {item.get('name')!r} does not fit in the file")
+        arrays[str(item["name"])] = np.frombuffer(buf, dt, count, off).reshape(shape)
+    if set(arrays) != set(_CACHE_ARRAYS):
+        raise ValueError(f"arrays {sorted(arrays)}, expected {sorted(_CACHE_ARRAYS)}")
+    return arrays, hdr
 
 
 def _cortex_blocks(solver, pts, buf):
@@ -126,10 +199,11 @@ class FastPlacementMap:
     seed : int
         Seed of the sources and the test matrix (the map is deterministic for a given head).
     cache_dir : str or Path, optional
-        Folder for a per-head cache of the map (``fastmap-<hash>.npz``, ~4 bytes × k × (3Nc + T);
+        Folder for a per-head cache of the map (``fastmap-<hash>.tmsmap``, ~4 bytes × k × (3Nc + T);
         147 + 36 MB on mni152_coarse): a later solver for the same head, conductivities, cortex
         points, options and package version loads it in well under a second instead of
-        rebuilding. Unusable files are rebuilt and replaced (with a warning); writes are atomic.
+        rebuilding. The file holds that key and a SHA-256 of its payload: a truncated, damaged or
+        foreign file is never used but rebuilt and replaced (with a one-line warning); writes are atomic.
     surrogate_distance_mm, surrogate_tol : float
         Primary field at points this far (mm) outside the box around a coil's sources from the
         coil's fitted far-field surrogate (:func:`tmsfield.coils.far_field.far_field_surrogate`)
@@ -165,7 +239,7 @@ class FastPlacementMap:
         self.surrogate_distance_mm = None if surrogate_distance_mm is None else float(surrogate_distance_mm)
         self.surrogate_tol = float(surrogate_tol)
         self._surrogates = {}
-        self.cache_path = None
+        self.cache_path = self.cache_key = None
         self.loaded_from_cache = False
         lo, hi = (float(v) for v in source_distance_mm)
         if not 0.0 < lo <= hi:
@@ -175,7 +249,8 @@ class FastPlacementMap:
         if cache_dir is not None:
             params = dict(algorithm="exterior-dipole range v1", rank=int(rank), oversample=int(oversample),
                           sources=int(sources), source_distance_mm=[lo, hi], seed=int(seed))
-            self.cache_path = Path(cache_dir).expanduser() / f"fastmap-{_fingerprint(solver, params)}.npz"
+            self.cache_key = _fingerprint(solver, params)
+            self.cache_path = Path(cache_dir).expanduser() / f"fastmap-{self.cache_key[:24]}.tmsmap"
             if self._load(self.cache_path):
                 self.loaded_from_cache = True
                 self.setup_seconds = time.perf_counter() - t0
@@ -186,38 +261,58 @@ class FastPlacementMap:
             self._save(self.cache_path)
 
     def _load(self, path):
-        """Adopt a map saved by :meth:`_save` for this very head; False (recompute) when absent or unusable."""
+        """Adopt a map saved by :meth:`_save` for this very head; False (rebuild) when absent or unusable.
+
+        Unusable: truncated or damaged (SHA-256 of the payload), another format, a key of another head,
+        conductivities, settings or version, arrays of the wrong shape or non-finite. Such a file is
+        never used: one warning line, then the map is rebuilt and the file replaced.
+        """
         if not path.is_file():
             return False
         s = self.solver
         try:
-            with np.load(path, allow_pickle=False) as z:
-                response, projector_t = z["response"], z["projector_t"]
-                sv, meta = z["singular_values"], z["meta"]
-            k = projector_t.shape[0]
+            arrays, hdr = _read_cache(path, self.cache_key)
+            response, projector_t, sv = (arrays[k] for k in _CACHE_ARRAYS)
+            k = projector_t.shape[0] if projector_t.ndim == 2 else -1
             if response.shape != (3 * s.cortex_points.shape[0], k) or projector_t.shape != (k, s.n_triangles) \
-                    or response.dtype != np.float32 or projector_t.dtype != np.float32 or meta.shape != (2,):
+                    or response.dtype != np.float32 or projector_t.dtype != np.float32 or sv.ndim != 1:
                 raise ValueError("array shapes do not match this head")
+            tail = float(hdr.get("relative_tail"))
+            if not all(np.isfinite(a).all() for a in (response, projector_t, sv)) or not np.isfinite(tail):
+                raise ValueError("non-finite values")
         except Exception as exc:  # a damaged or foreign cache file is never fatal: rebuild and replace it
-            warnings.warn(f"ignoring the fast-placement cache {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+            why = " ".join(str(exc).split()) or type(exc).__name__
+            warnings.warn(f"ignoring the fast-placement cache {path} ({why}); rebuilding it", RuntimeWarning,
+                          stacklevel=3)
             return False
         self.response, self.projector_t, self.singular_values = response, projector_t, sv
-        self.rank, self.relative_tail = int(k), float(meta[1])
+        self.rank, self.relative_tail = int(k), tail
         self.method, self.timings = f"loaded from {path.name}", {}
         return True
 
     def _save(self, path):
-        """Write the map (float32 arrays + metadata) atomically, so a killed run leaves no half file."""
-        import io
-        from .._atomic import atomic_write_bytes
-        buf = io.BytesIO()
-        np.savez(buf, response=self.response, projector_t=self.projector_t, singular_values=self.singular_values,
-                 meta=np.array([self.rank, self.relative_tail]))
+        """Write the map (float32 arrays, key, checksum) atomically, so a killed run leaves no half file.
+
+        A map holding NaN/inf is refused (:class:`~tmsfield.errors.NonFiniteError`): it would make every
+        placement's field wrong. A folder that cannot be written only costs the cache (a warning).
+        """
+        from .._atomic import atomic_write_chunks
+        from .._outputs import require_finite
+        from .._version import __version__
+        from ..errors import OutputError
+        arrays = {"response": np.ascontiguousarray(self.response, "<f4"),
+                  "projector_t": np.ascontiguousarray(self.projector_t, "<f4"),
+                  "singular_values": np.ascontiguousarray(self.singular_values, "<f8")}
+        for name, a in arrays.items():
+            require_finite(a, f"the fast-placement map's {name}", path)
+        require_finite(self.relative_tail, "the fast-placement map's relative_tail", path)
+        meta = {"rank": int(self.rank), "relative_tail": float(self.relative_tail), "tmsfield_version": __version__}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, buf.getvalue())
-        except OSError as exc:
-            warnings.warn(f"could not write the fast-placement cache {path}: {exc}", RuntimeWarning, stacklevel=3)
+            atomic_write_chunks(path, _cache_chunks(self.cache_key, arrays, meta))
+        except (OSError, OutputError) as exc:
+            why = " ".join(str(exc).split())
+            warnings.warn(f"could not write the fast-placement cache {path}: {why}", RuntimeWarning, stacklevel=3)
 
     def _exterior_sources(self, solver, count, distance_mm, rng):
         """Positions (mm) of the sampling dipoles: uniform over the outer surface by area, each

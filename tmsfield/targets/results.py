@@ -75,15 +75,21 @@ def _jsonable(x):
         return int(x)
     if isinstance(x, (np.bool_,)):
         return bool(x)
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
     return x
 
 
 def atomic_write_text(path, text):
-    """Write text to ``path`` atomically, creating its folder (see :mod:`tmsfield._atomic`)."""
+    """Write text to ``path`` atomically, creating its folder (see :mod:`tmsfield._atomic`).
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or written (read-only, permission, full disk).
+    """
+    from .._outputs import output_folder
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        output_folder(path.parent, option="output folder", create_parents=True)
     return _atomic.atomic_write_text(path, text)
 
 
@@ -94,11 +100,21 @@ def write_result(path, result):
     ----------
     path : str or Path
     result : dict
-        Schema ``tmsfield-placement/1`` (numpy values are converted).
+        Schema ``tmsfield-placement/1`` (numpy values are converted). Values that are not available
+        are ``None``; a NaN or infinity anywhere is refused.
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    InputError
+        The dict does not follow the schema.
+    NonFiniteError
+        A value is NaN or infinite (the message gives its key); nothing is written.
+    OutputError
+        The folder is read-only or the disk is full; nothing half-written is left.
 
     Examples
     --------
@@ -106,9 +122,11 @@ def write_result(path, result):
     Traceback (most recent call last):
     tmsfield.errors.InputError: result: schema is None, expected 'tmsfield-placement/1'
     """
+    from .._outputs import require_finite
+    require_finite(result, "result key", path)
     clean = _jsonable(result)
     validate_result(clean)
-    atomic_write_text(path, json.dumps(clean, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(clean, indent=1, allow_nan=False) + "\n")
     return Path(path)
 
 

@@ -341,6 +341,9 @@ def run_target(job, cache=None):
                                on_scalp=True)
                 val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
                                            method="direct" if name == job.method else "fast")
+                if not np.isfinite(val):
+                    raise TargetError(f"the field of the {name} placement at the target is not finite (the "
+                                      f"target ROI lies outside the model there); try --model bem")
                 heur[name] = {"position_mm": pl.position_mm.tolist(), "scalp_point_mm": pl.scalp_point_mm.tolist(),
                               "pose": pl.pose.tolist(), "handle_angle_deg": pl.handle_angle_deg,
                               "lift_mm": pl.lift_mm, "efield_at_target_v_per_m_per_a_per_us": val,
@@ -361,9 +364,12 @@ def run_target(job, cache=None):
                                dipole_coil=dip)
         pose, value = res.pose, res.value
         scalp_point, angle, lift = res.scalp_point_mm, res.handle_angle_deg, res.lift_mm
-        search_info = {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
-                       "ranking_rel_error": res.ranking_rel_error,
-                       "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings}
+        # diagnostics use NaN for "not measured" (e.g. no finite probe value): stored as null, while a
+        # NaN anywhere else in the result is refused by write_result
+        search_info = _not_measured_to_none(
+            {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
+             "ranking_rel_error": res.ranking_rel_error,
+             "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings})
         if res.lift_mm > 0:
             warnings.append(f"coil raised {res.lift_mm:.1f} mm above the gap so its casing clears the scalp")
     else:
@@ -371,6 +377,9 @@ def run_target(job, cache=None):
         pose, value = np.asarray(h["pose"]), h["efield_at_target_v_per_m_per_a_per_us"]
         scalp_point, angle, lift = np.asarray(h["scalp_point_mm"]), h["handle_angle_deg"], h["lift_mm"]
     t_search = time.perf_counter()
+    if not np.isfinite(value):
+        raise TargetError(f"the field at the target is not finite for the {job.method} placement (the target ROI "
+                          f"lies outside the {job.model} model); try --model bem or another target")
     peak = _peak(model, coil if job.model == "bem" else dip, dip, head, pose)
     t_end = time.perf_counter()
     stim, dose = dose_report(value, coil=coil, stimulator=job.stimulator, max_didt_a_per_us=job.max_didt_a_per_us,
@@ -412,6 +421,17 @@ def run_target(job, cache=None):
         "settings": settings,
         "heuristics": heur,
     }
+
+
+def _not_measured_to_none(x):
+    """Nested copy of a diagnostics dict with NaN/inf floats (meaning "not measured") as None."""
+    if isinstance(x, dict):
+        return {k: _not_measured_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_not_measured_to_none(v) for v in x]
+    if isinstance(x, (float, np.floating)) and not np.isfinite(x):
+        return None
+    return x
 
 
 def safe_name(text):
