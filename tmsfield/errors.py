@@ -18,6 +18,7 @@ __all__ = [
     "ConvergenceError",
     "TargetError",
     "RenderError",
+    "NavigationFileError",
 ]
 
 
@@ -63,3 +64,8 @@ class TargetError(TmsfieldError):
 
 class RenderError(TmsfieldError):
     """Rendering is impossible (no OpenGL) or the data do not belong to the scene."""
+
+
+class NavigationFileError(InputError):
+    """A neuronavigation file (Localite XML, Brainsight text, pose JSON) is malformed; the message
+    names the file and the line or element."""
