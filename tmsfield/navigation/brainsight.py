@@ -167,6 +167,9 @@ def read_brainsight(path):
                 if enc.replace("-", "").lower() != "utf8":
                     raise NavigationFileError(f"{path}, line {lineno}: encoding {enc!r} is not supported; export "
                                               f"as UTF-8")
+            elif "\t" in body and body.split("\t", 1)[0].strip().lower().endswith("name") and not (
+                    low.startswith("target name\t") or low.startswith("sample name\t")):
+                cols, kind = None, "other"   # electrodes, landmarks, sessions ...: not coil poses, skipped
             elif low.startswith("target name\t") or low.startswith("sample name\t"):
                 if version is None:
                     raise NavigationFileError(f"{path}, line {lineno}: table header before the '# Version:' line; "
@@ -185,6 +188,8 @@ def read_brainsight(path):
             else:
                 if cols is not None:
                     cols = kind = None   # a comment line ends the current table
+            continue
+        if cols is None and kind == "other":
             continue
         if cols is None:
             raise NavigationFileError(f"{path}, line {lineno}: a data line outside any table (expected a "
