@@ -358,7 +358,8 @@ def test_export_template_result_warns_in_file(tmp_path):
         assert len(info["warnings"]) == 1 and "template MNI152 space, NOT in this patient's" in info["warnings"][0]
         text = (tmp_path / f"plan.{ext}").read_text()
         assert "NOT in this patient's scanner space" in text and "beam_f3" in text   # the failed one is named
-        poses = import_poses(tmp_path / f"plan.{ext}")
+        with pytest.warns(NavigationWarning, match="planned on the MNI152 template"):
+            poses = import_poses(tmp_path / f"plan.{ext}")
         np.testing.assert_allclose(poses["eeg_f3"].matrix, EXPECTED, atol=1e-6)
     info = export_placements(_result(head="subject01"), tmp_path / "s.xml", space="LPS")
     assert info["warnings"] == [] and "NOT in this" not in (tmp_path / "s.xml").read_text()
@@ -379,7 +380,8 @@ def test_cli_export_template_warning_on_terminal(tmp_path, capsys):
     assert "optimised, eeg_f3" in cap.out and "NOT in this patient's scanner space" in cap.err
     assert 'coordinateSpace="LPS"' in (tmp_path / "p.xml").read_text()
     assert main(["import", str(tmp_path / "p.xml"), "-o", str(tmp_path / "poses.json")]) == 0
-    assert "'eeg_f3'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "'eeg_f3'" in out and "WARNING" in out and "template space" in out
     np.testing.assert_allclose(read_poses_json(tmp_path / "poses.json")["optimised"].matrix, EXPECTED, atol=1e-12)
     truncated = '<InstrumentMarkerList coordinateSpace="RAS">\n  <InstrumentMarker>\n'
     assert main(["import", str(_write(tmp_path, "bad.xml", truncated))]) == 2

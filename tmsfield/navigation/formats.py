@@ -11,7 +11,7 @@ from .._version import __version__
 from ..errors import InputError, NavigationFileError, PoseError
 from ..pose import CoilPose
 from .brainsight import read_brainsight, write_brainsight
-from .common import NavPose, is_template_head, template_warning, unique_name
+from .common import NavPose, is_template_head, template_warning, unique_name, warn
 from .localite import read_localite, write_localite
 
 __all__ = ["FORMATS", "POSES_SCHEMA", "detect_format", "placements_from_result", "export_placements",
@@ -292,10 +292,16 @@ def import_poses(path, fmt=None):
     ['t1']
     """
     fmt = fmt or detect_format(path)
-    if fmt == "localite":
-        return read_localite(path)
-    if fmt == "brainsight":
-        return read_brainsight(path)
+    if fmt in ("localite", "brainsight"):
+        poses = read_localite(path) if fmt == "localite" else read_brainsight(path)
+        try:
+            planned_on_template = "NOT in this patient's scanner space" in Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            planned_on_template = False
+        if planned_on_template:
+            warn(f"{path} says it was planned on the MNI152 template: its poses are in template space, not in a "
+                 f"patient's scanner space")
+        return poses
     if fmt == "poses":
         return read_poses_json(path)
     if fmt == "result":
