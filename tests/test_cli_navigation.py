@@ -129,3 +129,21 @@ def test_render_and_view_take_the_pose(plan, monkeypatch, capsys):
     assert main(["view", "--pose", f"{f}:beam_f3", "--head", str(d / "head"), "--coil", str(d / "fig8.ccd")]) == 0
     np.testing.assert_allclose(seen["view"]["pose"], want, atol=1e-5)
     assert seen["shown"]
+
+
+def test_pose_on_a_bem_head_gives_the_heuristic_field(tmp_path):
+    """BEM (small two-shell head): a placement's field, re-evaluated from its Localite file, matches the run's."""
+    head, lm = write_sphere_head(tmp_path / "head", 3, 3)
+    coil = write_coil(tmp_path / "fig8.ccd", fig8_dipole_coil())
+    common = ["--head", str(head), "--landmarks", str(lm), "--coil", str(coil), "--model", "bem", "--no-factorize",
+              "--subject", "-40", "40", "52"]
+    r = tmp_path / "r.json"
+    assert main(["target", *common, "--method", "eeg_f3", "--no-heuristics", "--out", str(r)]) == 0
+    f = tmp_path / "p.xml"
+    assert main(["export", str(r), "--to", "localite", "-o", str(f)]) == 0
+    out = tmp_path / "m.json"
+    assert main(["target", *common, "--pose", f"{f}:eeg_f3", "--out", str(out)]) == 0
+    a, b = json.loads(r.read_text()), read_result(out)
+    assert b["efield_at_target_v_per_m_per_a_per_us"] == pytest.approx(a["efield_at_target_v_per_m_per_a_per_us"],
+                                                                        rel=1e-6)
+    assert b["peak_efield_v_per_m_per_a_per_us"] == pytest.approx(a["peak_efield_v_per_m_per_a_per_us"], rel=1e-6)
