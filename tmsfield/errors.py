@@ -20,6 +20,7 @@ __all__ = [
     "RenderError",
     "OutputError",
     "NonFiniteError",
+    "NavigationFileError",
 ]
 
 
@@ -75,3 +76,8 @@ class OutputError(TmsfieldError):
 class NonFiniteError(OutputError):
     """A value about to be saved is NaN or infinite; the message names the value and the file. Nothing
     was written."""
+
+
+class NavigationFileError(InputError):
+    """A neuronavigation file (Localite XML, Brainsight text, pose JSON) is malformed; the message
+    names the file and the line or element."""

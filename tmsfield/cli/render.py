@@ -30,6 +30,9 @@ def register(subparsers):
                    help="fixed colour range in V/m (default 0 .. 99.9th percentile)")
     p.add_argument("--threshold", type=float, default=None,
                    help="V/m below which the curvature underlay shows (default 25%% of the range)")
+    p.add_argument("--pose", default=None, metavar="FILE[:NAME]",
+                   help="draw the result's head, coil and target with the coil at this pose instead (a Localite/"
+                        "Brainsight file, `tmsfield import` pose JSON or result JSON; see `tmsfield import`)")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="also write the field as GIFTI (efield.func.gii + cortex.surf.gii) and FreeSurfer curv "
                         "(lh.efield), the scene as VTP files (scene.vtm) and the pose JSON (placement.json) into DIR")
@@ -49,6 +52,11 @@ def run(args):
     from ..viz.result_scene import load_result, scene_from_result
 
     result = load_result(args.result)
+    if getattr(args, "pose", None):
+        from ..navigation import resolve_pose
+
+        nav = resolve_pose(args.pose)
+        result = {**result, "pose": nav.pose.tolist(), "position_mm": nav.pose.center_mm.tolist(), "method": "manual"}
     scene = scene_from_result(result, quantity=args.quantity, clim=args.clim, threshold=args.threshold)
     render(scene, filename=png, views=args.views, window_size=args.size)
     print(f"wrote {png}")

@@ -75,6 +75,8 @@ def _run(args):
     from ..errors import InputError
     from ..targets.results import write_result
     from ..targets.run import SetupCache, run_target
+    if getattr(args, "pose", None):
+        return _run_pose(args)
     if args.target is not None and (args.mni is not None or args.subject is not None):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
@@ -105,6 +107,7 @@ def register(subparsers):
     g.add_argument("--subject", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target in the head's own coordinates (mm)")
     add_job_arguments(p)
+    add_pose_arguments(p)
     p.add_argument("--factorize", dest="factorize", action="store_const", const=True, default="auto",
                    help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 5.2 GB for the "
                         "template; a few minutes once, then seconds per solve) instead of GMRES per solve. "
@@ -114,3 +117,52 @@ def register(subparsers):
     p.add_argument("--out", default=None, help="result JSON path, or an existing folder for <folder>/<target>.json "
                         "(default tmsfield-results/<target>.json); checked before the work starts")
     p.set_defaults(func=_run)
+
+
+# ------------------------------------------------------------------ a given pose (neuronavigation)
+def add_pose_arguments(p):
+    """``--pose FILE[:NAME]``: evaluate a recorded or planned pose instead of searching."""
+    g = p.add_argument_group("given pose (instead of the search)")
+    g.add_argument("--pose", default=None, metavar="FILE[:NAME]",
+                   help="evaluate this coil pose instead of searching: a Localite InstrumentMarker/TriggerMarker "
+                        "XML, a Brainsight text export, a `tmsfield import` pose JSON or a result JSON, and the "
+                        "name of the marker/target/sample in it (optional when the file holds one pose). Gives E "
+                        "at the target and the dose (method 'manual'); a TriggerMarker's recorded dI/dt and "
+                        "output are used")
+
+
+def _run_pose(args):
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..navigation import resolve_pose
+    from ..targets.manual import run_pose
+    from ..targets.results import write_result
+    from ..targets.run import SetupCache, safe_name
+
+    if args.target is not None and (args.mni is not None or args.subject is not None):
+        raise InputError("give only one of --target, --mni and --subject")
+    if args.method != "optimised":
+        raise InputError("--pose evaluates the given pose; it does not combine with --method")
+    from .._outputs import output_file
+
+    nav = resolve_pose(args.pose)
+    job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
+                        subject=args.subject, heuristics=False)
+    name = f"{job.label}_pose_{safe_name(nav.name)}.json"     # output checked before the work
+    out = output_file(args.out, default_name=name) if args.out else \
+        output_file(Path("tmsfield-results") / name, create_parent=True)
+    fac = getattr(args, "factorize", "auto")
+    cache = SetupCache(factorize=False if fac == "auto" else fac)   # one pose: a GMRES solve beats the LU
+    from ..navigation import split_pose_spec
+    source = {"file": split_pose_spec(args.pose)[0], "kind": nav.kind, "didt_a_per_us": nav.didt_a_per_us, "percent_output": nav.percent_output}
+    res = run_pose(job, nav.pose, name=nav.name, source=source, recorded_didt_a_per_us=nav.didt_a_per_us,
+                   recorded_percent_output=nav.percent_output, cache=cache)
+    write_result(out, res)
+    print(f"pose     {nav.name!r} ({nav.kind}) from {source['file']}")
+    print(_summary(res, out))
+    d = res["dose"]
+    if d.get("efield_at_recorded_didt_v_per_m") is not None:
+        print(f"recorded {d['recorded_didt_a_per_us']:g} A/us -> {d['efield_at_recorded_didt_v_per_m']:.1f} V/m "
+              f"at the target")
+    return 0

@@ -14,6 +14,9 @@ def register(subparsers):
     p.add_argument("--coil", default=None, help="coil name or file (default: the result's coil, else fig8_70mm)")
     p.add_argument("--target", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target on the cortex in head coordinates, mm (without a result)")
+    p.add_argument("--pose", default=None, metavar="FILE[:NAME]",
+                   help="start at this pose: a Localite/Brainsight file, `tmsfield import` pose JSON or result JSON "
+                        "and the name of the pose in it (see `tmsfield import`)")
     p.add_argument("--didt", type=float, default=None, help="dI/dt in A/us (default: the result's dose, else 1)")
     p.add_argument("--quantity", choices=("magnitude", "normal"), default=None)
     p.add_argument("--clim", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
@@ -32,8 +35,14 @@ def run(args):
     from ..viz.interactive import LiveViewer, state_from_inputs
     from ..viz.offscreen import check_rendering, configure_offscreen, has_display
 
-    if args.result is None and args.target is None:
-        raise InputError("give a placement result JSON, or --target X Y Z (mm) with --head/--coil")
+    pose = didt = None
+    if args.pose:
+        from ..navigation import resolve_pose
+
+        nav = resolve_pose(args.pose)
+        pose, didt = nav.matrix, nav.didt_a_per_us
+    if args.result is None and args.target is None and pose is None:
+        raise InputError("give a placement result JSON, --pose FILE[:NAME], or --target X Y Z (mm) with --head/--coil")
     if args.save:                          # checked before the head is loaded
         from pathlib import Path
 
@@ -53,8 +62,8 @@ def run(args):
     if args.web or not has_display():
         configure_offscreen()
     check_rendering()
-    state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target,
-                                            didt=args.didt, **options)
+    state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target, pose=pose,
+                                            didt=args.didt if args.didt is not None else didt, **options)
     save_path = args.save or save_default
     if args.web:
         from ..viz.web import serve_web

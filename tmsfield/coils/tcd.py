@@ -1,4 +1,4 @@
-"""SimNIBS ``.tcd`` coil files (JSON): read.
+"""SimNIBS ``.tcd`` coil files (JSON): read and write (:func:`write_tcd`, at the end).
 
 What is read (learned from SimNIBS' ``two_stimulator_example_coil.tcd``):
 
@@ -52,9 +52,10 @@ import numpy as np
 
 from .coil import Coil, SampledAField
 from .numpy_pickle import array_from_numpy_pickle
+from .._atomic import atomic_write_text
 from ..errors import CoilFileError, CoilError
 
-__all__ = ["read_tcd"]
+__all__ = ["read_tcd", "write_tcd"]
 
 
 def _array(value, path, where):
@@ -303,3 +304,132 @@ def read_tcd(path, stimulator=None, name=None):
                     description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
     except CoilError as exc:
         raise CoilFileError(f"{path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def _encode(arr, ascii_mode):
+    """(N, 3) float64 → JSON list, or base64 of zlib-compressed little-endian float64 (what SimNIBS writes)."""
+    a = np.ascontiguousarray(arr, dtype="<f8")
+    if ascii_mode:
+        return a.tolist()
+    return base64.b64encode(zlib.compress(a.tobytes())).decode("ascii")
+
+
+def _segment_elements(coil, currents):
+    """Wire segments → type-2 (points = midpoints, values = end − start, mm) arrays."""
+    s, e, c = coil.segment_start_mm, coil.segment_end_mm, coil.segment_current
+    keep = c != 0
+    s, e, c = s[keep], e[keep], c[keep]
+    mag = np.abs(c)
+    unit = np.isclose(mag, 1.0, rtol=0, atol=1e-12)
+    whole = np.isclose(mag, np.round(mag), rtol=0, atol=1e-12) & (mag >= 1)
+    if currents == "exact":
+        if not np.all(whole):
+            bad = c[~whole][0]
+            raise CoilError(f"coil {coil.name!r}: a .tcd line element carries the coil current (1 A per A); a segment "
+                            f"current of {bad:g} A per A has no exact form in the file. Build the coil with whole "
+                            f"currents (e.g. n_filaments=1), or write_tcd(..., currents='scale') to scale each "
+                            f"element's vector by its current (SimNIBS' current-element form, exact in SimNIBS' "
+                            f"point-element model; tmsfield then reads a shortened segment)")
+        reps = np.round(mag).astype(int)
+        idx = np.repeat(np.arange(s.shape[0]), reps)          # a whole current k: the segment k times
+        s, e, c = s[idx], e[idx], np.sign(c[idx])
+        scale = np.ones(s.shape[0])
+    elif currents == "scale":
+        scale = np.where(unit, 1.0, mag)
+        c = np.sign(c)
+    else:
+        raise CoilError(f"currents must be 'exact' or 'scale'; got {currents!r}")
+    fwd = c > 0
+    a, b = np.where(fwd[:, None], s, e), np.where(fwd[:, None], e, s)   # current runs from a to b
+    return 0.5 * (a + b), (b - a) * scale[:, None]
+
+
+def write_tcd(coil, path, ascii_mode=False, currents="exact", limits_mm=None, resolution_mm=None):
+    """Write a coil as a SimNIBS ``.tcd`` file (JSON), so that SimNIBS (>= 4) can use it.
+
+    Layout (SimNIBS' schema ``coil_model.schema.json``; read back by :func:`read_tcd`):
+    wire segments become one element of type 2 (``points`` = segment midpoints, ``values`` =
+    end − start in mm, in the direction of the current), dipoles one element of type 1
+    (positions in mm, moments in A·m² per A), each sampled A grid one element of type 3
+    (``data`` as a nested list, T·m per A; ``affine`` voxel → mm). One stimulator, with
+    ``maxdIdt`` in A/s from the coil's ``max_didt_a_per_us`` when known. Casing, handle
+    direction and description are not part of the format and are not written.
+
+    Parameters
+    ----------
+    coil : Coil
+    path : str or Path
+        Output file (written atomically).
+    ascii_mode : bool
+        Write ``points``/``values`` as JSON lists (default: base64 of zlib-compressed
+        float64, as SimNIBS does). Both keep every bit of the float64 values.
+    currents : {"exact", "scale"}
+        A line element carries the full coil current. ``"exact"`` (default) writes a segment with
+        a whole current k (±1, ±2, ...) as |k| copies in the direction of the current and
+        refuses fractional currents; ``"scale"`` multiplies each element's vector by |current|
+        (SimNIBS evaluates line elements as point current elements, for which this is exact).
+    limits_mm : array_like (3, 2), optional
+        ``limits`` for SimNIBS' NIfTI / grid expansion ([[xmin, xmax], [ymin, ymax], [zmin, zmax]], mm).
+    resolution_mm : array_like (3,), optional
+        ``resolution`` (mm) of that expansion.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CoilError
+        A fractional segment current with ``currents="exact"``, or bad limits/resolution.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.coils import load_coil
+    >>> p = os.path.join(tempfile.mkdtemp(), "fig8.tcd")
+    >>> _ = write_tcd(load_coil("fig8_70mm"), p)
+    >>> read_tcd(p).n_segments == load_coil("fig8_70mm").n_segments
+    True
+    """
+    if not isinstance(coil, Coil):
+        raise CoilError(f"write_tcd needs a tmsfield Coil; got {type(coil).__name__}")
+    elements = []
+    if coil.n_segments:
+        pts, vals = _segment_elements(coil, currents)
+        if pts.shape[0]:
+            elements.append({"name": "wires", "stimulator": 0, "type": 2,
+                             "points": _encode(pts, ascii_mode), "values": _encode(vals, ascii_mode)})
+    if coil.n_dipoles:
+        elements.append({"name": "dipoles", "stimulator": 0, "type": 1,
+                         "points": _encode(coil.dipole_positions_mm, ascii_mode),
+                         "values": _encode(coil.dipole_moments, ascii_mode)})
+    for i, g in enumerate(coil.sampled_grids):
+        elements.append({"name": f"grid_{i}", "stimulator": 0, "type": 3,
+                         "data": np.asarray(g.values, dtype=np.float64).tolist(),
+                         "affine": np.asarray(g.affine, dtype=np.float64).tolist()})
+    if not elements:
+        raise CoilError(f"coil {coil.name!r} has nothing to write (no segment with a current, dipole or grid)")
+    stim = {"name": str(coil.metadata.get("stimulator", "stimulator"))}
+    if coil.max_didt_a_per_us is not None:
+        stim["maxdIdt"] = float(coil.max_didt_a_per_us) * 1e6          # A/us -> A/s
+    doc = {"name": str(coil.name)}
+    for k in ("brand", "version"):
+        if k in coil.metadata:
+            doc[k] = str(coil.metadata[k])
+    if limits_mm is not None:
+        lim = np.asarray(limits_mm, dtype=np.float64)
+        if lim.shape != (3, 2) or not np.all(np.isfinite(lim)) or np.any(lim[:, 1] <= lim[:, 0]):
+            raise CoilError(f"limits_mm must be [[xmin, xmax], [ymin, ymax], [zmin, zmax]] (mm, min < max); "
+                            f"got {limits_mm!r}")
+        doc["limits"] = lim.tolist()
+    if resolution_mm is not None:
+        res = np.asarray(resolution_mm, dtype=np.float64).reshape(-1)
+        if res.shape != (3,) or not np.all(np.isfinite(res)) or np.any(res <= 0):
+            raise CoilError(f"resolution_mm must be three positive step widths (mm); got {resolution_mm!r}")
+        doc["resolution"] = res.tolist()
+    doc["coilElementList"] = elements
+    doc["stimulatorList"] = [stim]
+    path = Path(path)
+    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    return path
