@@ -78,11 +78,20 @@ def _run(args):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
                         subject=args.subject)
-    res = run_target(job, SetupCache(factorize=getattr(args, "factorize", "auto")))
+    cache = SetupCache(factorize=getattr(args, "factorize", "auto"))
+    res = run_target(job, cache)
     out = Path(args.out) if args.out else Path("tmsfield-results") / f"{job.label}.json"
     write_result(out, res)
     print(_summary(res, out))
+    _report(args, res, out, cache)
     return 0
+
+
+def _report(args, res, out, cache):
+    """``--report``: the one-file HTML report beside the JSON (tmsfield/cli/report.py)."""
+    from .report import write_report_beside
+
+    write_report_beside(args, res, out, cache)
 
 
 def register(subparsers):
@@ -107,4 +116,11 @@ def register(subparsers):
     p.add_argument("--no-factorize", dest="factorize", action="store_const", const=False,
                    help="BEM: GMRES per solve (no dense matrix; for machines short of memory)")
     p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
+    _add_report_arguments(p)
     p.set_defaults(func=_run)
+
+
+def _add_report_arguments(p):
+    from .report import add_report_arguments
+
+    add_report_arguments(p)
