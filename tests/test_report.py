@@ -273,3 +273,21 @@ def test_no_http_in_any_attribute_regex(written):
     for m in re.finditer(r'(?:src|href)\s*=\s*"([^"]*)"', page):
         v = m.group(1)
         assert v.startswith("data:image/png;base64,") or v.startswith("#"), v[:60]
+
+
+def test_target_report_writes_the_html_beside_the_json(tmp_path, capsys):
+    from tmsfield.cli.main import main
+
+    out = tmp_path / "plan.json"
+    assert main(["target", "--head", "mni152_coarse", "--model", "sphere", "--percent-output", "50", "--out", str(out),
+                 "--report"]) == 0
+    assert f"wrote {tmp_path / 'plan.html'}" in capsys.readouterr().out
+    res = json.loads(out.read_text())
+    page = (tmp_path / "plan.html").read_text(encoding="utf-8")
+    parsed, text = _parse(page)
+    _no_external_resources(page, parsed)
+    assert len(_pngs(parsed)) == 3
+    assert f"{res['dose']['efield_at_target_v_per_m']:.1f}" in text and str(out) in text
+    assert main(["target", "--head", "mni152_coarse", "--model", "sphere", "--out", str(tmp_path / "b.json"),
+                 "--report-pdf", "--no-heuristics"]) == 2
+    assert "--report-pdf needs --report" in capsys.readouterr().err

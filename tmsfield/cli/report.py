@@ -1,6 +1,6 @@
 """``tmsfield report RESULT.json -o report.html``: one self-contained HTML page (optionally PDF) of a plan."""
 
-__all__ = ["register", "add_report_arguments", "write_report_beside"]
+__all__ = ["register", "add_report_arguments", "check_report_arguments", "write_report_beside"]
 
 
 def _size(text):
@@ -63,16 +63,21 @@ def add_report_arguments(p):
                    help="with --report: also a PDF (needs the optional extra: pip install 'tmsfield[pdf]')")
 
 
+def check_report_arguments(args):
+    """Refuse ``--report-pdf`` without ``--report`` before any work is done."""
+    if getattr(args, "report_pdf", False) and not getattr(args, "report", False):
+        from ..errors import InputError
+        raise InputError("--report-pdf needs --report (the PDF is a copy of the HTML report)")
+
+
 def write_report_beside(args, result, json_path, cache=None):
     """After ``tmsfield target``: write ``<json>.html`` (and .pdf) reusing the run's head, coil and solver."""
     from pathlib import Path
 
     from ..report import write_report
 
+    check_report_arguments(args)
     if not getattr(args, "report", False):
-        if getattr(args, "report_pdf", False):
-            from ..errors import InputError
-            raise InputError("--report-pdf needs --report")
         return None
     res = dict(result)
     res["_path"] = str(json_path)

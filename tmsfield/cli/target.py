@@ -74,6 +74,8 @@ def _run(args):
     from ..targets.results import write_result
     from ..targets.run import SetupCache, run_target
     from ..errors import InputError
+    from .report import check_report_arguments
+    check_report_arguments(args)
     if args.target is not None and (args.mni is not None or args.subject is not None):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
