@@ -291,3 +291,17 @@ def test_target_report_writes_the_html_beside_the_json(tmp_path, capsys):
     assert main(["target", "--head", "mni152_coarse", "--model", "sphere", "--out", str(tmp_path / "b.json"),
                  "--report-pdf", "--no-heuristics"]) == 2
     assert "--report-pdf needs --report" in capsys.readouterr().err
+
+
+def test_head_model_section_pairs_conductivities_with_tissues(head):
+    res = _result(head, with_mt=False)
+    res["settings"]["conductivities"] = [0.465, 0.01, 0.275]
+    summary = {"tissues": ["scalp", "skull", "brain"], "cortex_vertices": 20484,
+               "surfaces": [{"name": "scalp", "triangles": 5700, "vertices": 2852},
+                            {"name": "skull_outer", "triangles": 7584, "vertices": 3794},
+                            {"name": "skull_inner", "triangles": 22768, "vertices": 11386}]}
+    _, text = _parse(report_html(res, head=summary, generated_utc="x"))
+    assert "scalp 0.465 S/m, skull 0.01 S/m, brain 0.275 S/m" in text
+    for s in summary["surfaces"]:
+        assert s["name"] in text and str(s["triangles"]) in text
+    assert str(5700 + 7584 + 22768) in text

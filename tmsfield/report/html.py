@@ -245,7 +245,11 @@ def _section_head(result, summary):
     if isinstance(cond, dict) and cond:
         pairs.append(("Conductivities", ", ".join(f"{_e(k)} {_num(v, '.4g')} S/m" for k, v in cond.items())))
     elif isinstance(cond, (list, tuple)) and cond:
-        pairs.append(("Conductivities", _e(", ".join(_num(v, ".4g") for v in cond)) + " S/m"))
+        names = (summary or {}).get("tissues") or []
+        if len(names) == len(cond):          # one value per tissue, outside in
+            pairs.append(("Conductivities", ", ".join(f"{_e(n)} {_num(v, '.4g')} S/m" for n, v in zip(names, cond))))
+        else:
+            pairs.append(("Conductivities", _e(", ".join(_num(v, ".4g") for v in cond)) + " S/m"))
     for k in ("tissues", "n_triangles", "triangles"):
         if k in head and not (summary and k == "tissues"):
             pairs.append((k.replace("_", " ").capitalize(), _e(head[k])))
