@@ -301,7 +301,8 @@ def _section_placements(result):
     didt = _didt(result)
     dose = result.get("dose") or {}
     wanted_txt = ("the requested field" if _finite(dose.get("requested_v_per_m"))
-                  else "the field of the first row at the chosen output")
+                  else ("the optimum's" if result.get("method") == "optimised" else "the first row's")
+                  + " field at the chosen output")
     body = []
     for k, r in enumerate(rows):
         cells = [_e(r["name"]), _xyz(r["position_mm"]), _xyz(r["scalp_point_mm"]),
@@ -311,8 +312,9 @@ def _section_placements(result):
         if r.get("error"):
             cells[0] += f'<br><span class="flag">{_e(r["error"])}</span>'
         body.append(("best", cells) if k == 0 else cells)
+    first = "the optimum" if result.get("method") == "optimised" else "the first row"
     header = ["Placement", "Coil centre (mm)", "Scalp point (mm)", "Handle angle (°)",
-              "Distance from the first row (mm)", "E at target (V/m per A/µs)",
+              f"Distance from {first} (mm)", "E at target (V/m per A/µs)",
               "E at target at the chosen output (V/m)", "Chosen output (%MSO)", f"Output for {wanted_txt} (%MSO)"]
     out = [_table(body, header=header)]
     conv = (result.get("settings") or {}).get("handle_angle_convention")
