@@ -75,6 +75,8 @@ def _run(args):
     from ..errors import InputError
     from ..targets.results import write_result
     from ..targets.run import SetupCache, run_target
+    from .report import check_report_arguments
+    check_report_arguments(args)
     if getattr(args, "pose", None):
         return _run_pose(args)
     if args.target is not None and (args.mni is not None or args.subject is not None):
@@ -86,10 +88,19 @@ def _run(args):
     name = f"{job.label}.json"
     out = output_file(args.out, default_name=name) if args.out else \
         output_file(Path("tmsfield-results") / name, create_parent=True)
-    res = run_target(job, SetupCache(factorize=getattr(args, "factorize", "auto")))
+    cache = SetupCache(factorize=getattr(args, "factorize", "auto"))
+    res = run_target(job, cache)
     write_result(out, res)
     print(_summary(res, out))
+    _report(args, res, out, cache)
     return 0
+
+
+def _report(args, res, out, cache):
+    """``--report``: the one-file HTML report beside the JSON (tmsfield/cli/report.py)."""
+    from .report import write_report_beside
+
+    write_report_beside(args, res, out, cache)
 
 
 def register(subparsers):
@@ -116,6 +127,7 @@ def register(subparsers):
                    help="BEM: GMRES per solve (no dense matrix; for machines short of memory)")
     p.add_argument("--out", default=None, help="result JSON path, or an existing folder for <folder>/<target>.json "
                         "(default tmsfield-results/<target>.json); checked before the work starts")
+    _add_report_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -165,4 +177,11 @@ def _run_pose(args):
     if d.get("efield_at_recorded_didt_v_per_m") is not None:
         print(f"recorded {d['recorded_didt_a_per_us']:g} A/us -> {d['efield_at_recorded_didt_v_per_m']:.1f} V/m "
               f"at the target")
+    _report(args, res, out, cache)
     return 0
+
+
+def _add_report_arguments(p):
+    from .report import add_report_arguments
+
+    add_report_arguments(p)
