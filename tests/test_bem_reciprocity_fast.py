@@ -135,15 +135,23 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     assert default_cache_dir() == tmp_path / "xdg" / "tmsfield"
 
 
-@pytest.mark.random
-def test_fast_map_on_the_template_head_matches_full_solves_on_fresh_poses(rng, test_seed):
-    # The realistic case: the coarse template (15.5k triangles, folded cortex a few mm under the
-    # CSF boundary), 3,000 random cortex vertices to keep the test short, the default rank, and
-    # coil poses drawn afresh over the upper scalp with random handle angles: both coil kinds.
-    seed = test_seed
+@pytest.fixture(scope="module")
+def template_fast_solver():
+    """The coarse template (15.5k triangles, folded cortex a few mm under the CSF boundary) with its
+    fast map on 3,000 cortex vertices spread evenly over the cortex (every k-th), built once per module:
+    the seed sweep then pays only for the fresh poses."""
     head = tmsfield.load_head("mni152_coarse")
-    cortex = head.cortex.vertices[rng.choice(head.cortex.vertices.shape[0], 3000, replace=False)]
-    solver = EFieldSolver(head, cortex_points=cortex, factorize=True)
+    n = head.cortex.vertices.shape[0]
+    cortex = head.cortex.vertices[np.linspace(0, n - 1, 3000).round().astype(int)]
+    return head, EFieldSolver(head, cortex_points=cortex, factorize=True)
+
+
+@pytest.mark.random
+def test_fast_map_on_the_template_head_matches_full_solves_on_fresh_poses(rng, test_seed, template_fast_solver):
+    # The realistic case: the coarse template, the default rank, and coil poses drawn afresh over the
+    # upper scalp with random handle angles and heights: both coil kinds.
+    seed = test_seed
+    head, solver = template_fast_solver
     sc = head.boundaries[0]
     up = np.flatnonzero(sc.vertices[:, 2] > 20.0)
     for coil in (dipole_fig8(n_per_ring=100), tmsfield.load_coil("fig8_70mm")):
