@@ -40,9 +40,9 @@ class _SphereOnCortex:
     field inside the sphere, 0 outside it (drawn as no field)."""
 
     def __init__(self, head, near_point):
-        from ..targets.run import _LocalSphere
+        from ..targets.local_sphere import LocalSphereModel
 
-        self.head, self.model = head, _LocalSphere(head, np.asarray(near_point, float))
+        self.head, self.model = head, LocalSphereModel(head, np.asarray(near_point, float))
 
     def efield_on_cortex(self, coil, pose, didt=1.0):
         e = self.model.efield(coil, self.head.cortex.vertices, pose, didt)

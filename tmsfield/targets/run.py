@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .local_sphere import LocalSphereModel
+
 from .._version import __version__
 from ..errors import InputError, TargetError
 
@@ -104,41 +106,6 @@ class TargetJob:
         """JSON-able dict of every setting (used to decide whether a stored result is still valid)."""
         d = asdict(self)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
-
-
-def _fit_sphere(points):
-    """Least-squares sphere (centre, radius) through points (mm)."""
-    a = np.column_stack([2 * points, np.ones(len(points))])
-    b = (points ** 2).sum(axis=1)
-    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
-    c = sol[:3]
-    return c, float(np.sqrt(sol[3] + c @ c))
-
-
-class _LocalSphere:
-    """Analytic sphere fitted to the scalp around a point, exposing the solver interface (fast approximation)."""
-
-    def __init__(self, head, near_point, radius_mm=60.0):
-        from ..solver import SphereModel
-        v = np.asarray(head.scalp.vertices, float)
-        sel = v[np.linalg.norm(v - near_point, axis=1) < radius_mm]
-        c, _ = _fit_sphere(sel if len(sel) >= 10 else v)
-        r = float(np.min(np.linalg.norm(sel - c, axis=1))) - 0.5 if len(sel) else 80.0
-        cortex = np.asarray(head.cortex.vertices, float)
-        self.model = SphereModel(r, tuple(c))
-        self.radius_mm, self.center_mm = r, tuple(c)
-        self.inside = np.linalg.norm(cortex - c, axis=1) < r
-
-    def reciprocal_field(self, points, weights, eval_points):
-        return self.model.reciprocal_field(points, weights, eval_points)
-
-    def efield(self, coil, points, pose=None, didt=1.0):
-        p = np.asarray(points, float)
-        out = np.full(p.shape, np.nan)
-        ok = np.linalg.norm(p - np.asarray(self.center_mm), axis=1) < self.radius_mm
-        if ok.any():
-            out[ok] = self.model.efield(coil, p[ok], pose, didt)
-        return out
 
 
 def _read_landmarks(path):
@@ -243,7 +210,7 @@ class SetupCache:
                     fac = auto_factorize(sum(b.n_triangles for b in head.boundaries))
                 self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements, factorize=fac)
             else:
-                self._solvers[key] = _LocalSphere(head, np.asarray(near_point, float))
+                self._solvers[key] = LocalSphereModel(head, np.asarray(near_point, float))
         return self._solvers[key]
 
 
