@@ -154,6 +154,7 @@ def test_template_optimised_beats_heuristics_sphere_model():
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     res = run_target(TargetJob(model="sphere"), SetupCache())
+    assert res["model"]["kind"] == "sphere" and res["model"]["conductivities_s_per_m"] is None
     best = res["efield_at_target_v_per_m_per_a_per_us"]
     for name, h in res["heuristics"].items():
         assert "error" not in h, h
@@ -178,6 +179,10 @@ def test_template_optimised_beats_heuristics():
     cache._heads["mni152"] = head
     cache._solvers[("mni152", "bem")] = solver
     res = run_target(TargetJob(quantity="normal"), cache)
+    model = res["model"]                       # the result states the model it was computed on
+    assert model["tissues"] == list(head.tissues)
+    assert model["n_triangles"] == sum(b.triangles.shape[0] for b in head.boundaries)
+    assert list(model["conductivities_s_per_m"].values()) == pytest.approx(np.ravel(solver.conductivities).tolist())
     best = res["efield_at_target_v_per_m_per_a_per_us"]
     for name, h in res["heuristics"].items():
         assert "error" not in h, h

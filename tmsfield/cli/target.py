@@ -62,6 +62,9 @@ def _summary(res, path):
         lines.append(f"dose     {d['percent_output']:g} % output -> {d['efield_at_target_v_per_m']:.1f} V/m at the target")
     if d.get("percent_output_needed") is not None:
         lines.append(f"dose     {d['requested_v_per_m']:g} V/m needs {d['percent_output_needed']:.1f} % output")
+    if res.get("model"):
+        from ..targets.model_card import format_model
+        lines.append(format_model(res["model"]))
     for w in d.get("warnings", []):
         lines.append(f"WARNING  {w}")
     lines.append(f"written  {path}")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .local_sphere import LocalSphereModel
+from .model_card import describe_model
 
 from .._version import __version__
 from ..errors import InputError, TargetError
@@ -385,6 +386,7 @@ def run_target(job, cache=None):
         "efield_at_target_v_per_m_per_a_per_us": float(value),
         "peak_efield_v_per_m_per_a_per_us": peak,
         "dose": dose,
+        "model": describe_model(head, job.model, model),
         "settings": settings,
         "heuristics": heur,
     }
