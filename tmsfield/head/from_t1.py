@@ -217,17 +217,27 @@ def _ball(r):
 
 
 def _head_mask(data, affine, source):
-    """Binary head (skin and everything inside) of a T1, and the threshold used."""
+    """Binary head (skin and everything inside) of a T1: (mask, its affine, threshold, litres)."""
     from scipy import ndimage
     from skimage.filters import threshold_otsu
     sub = data[::2, ::2, ::2] if data.size > 4e6 else data
     if float(sub.max()) <= float(sub.min()):
         raise HeadFileError(f"T1 image {source}: constant intensity; this is not a head image")
-    otsu = float(threshold_otsu(sub))
-    low = sub[sub < otsu]
-    air = float(np.median(low)) if low.size else float(sub.min())
+    # zero padding (field of view enlarged, defacing) is not air noise: leave it out of both levels
+    vals = sub[sub > float(sub.min()) + 0.01 * (float(threshold_otsu(sub)) - float(sub.min()))]
+    otsu = float(threshold_otsu(vals))
+    low = vals[vals < otsu]
+    air = float(np.median(low)) if low.size else float(vals.min())
     thr = air + 0.25 * (otsu - air)
     vs = np.linalg.norm(affine[:3, :3], axis=0)
+    if vs.max() > 1.2:
+        # coarse image: threshold and close on a ~1 mm grid, as the template was built (ears, nose)
+        from scipy.ndimage import zoom
+        n_in = np.asarray(data.shape)
+        data = zoom(data, vs, order=1)
+        step = (n_in - 1) / (np.asarray(data.shape) - 1.0)       # output voxel → input voxel (scipy zoom)
+        affine = affine @ np.diag(list(step) + [1.0])
+        vs = np.linalg.norm(affine[:3, :3], axis=0)
     r = max(1, int(round(3.0 / float(vs.mean()))))
     head = data > thr
     head = ndimage.binary_closing(np.pad(head, r + 1), structure=_ball(r))[r + 1:-r - 1, r + 1:-r - 1, r + 1:-r - 1]
@@ -245,7 +255,7 @@ def _head_mask(data, affine, source):
                             f"{np.round(ext).astype(int).tolist()} mm) does not look like a head "
                             f"(expected {_HEAD_LITRES[0]:g}-{_HEAD_LITRES[1]:g} L, 120-400 mm across); give a "
                             f"whole-head T1 in mm (not skull-stripped, not a brain mask)")
-    return head, thr, litres
+    return head, affine, thr, litres
 
 
 def scalp_from_t1(t1_path, edge_length_mm=7.0):
@@ -276,8 +286,8 @@ def scalp_from_t1(t1_path, edge_length_mm=7.0):
     """
     from .volume import mesh_from_mask
     data, aff = _read_t1(t1_path)
-    mask, _, _ = _head_mask(data, aff, t1_path)
-    return mesh_from_mask(mask, aff, edge_length_mm, name="scalp", source=str(t1_path))
+    mask, maff, _, _ = _head_mask(data, aff, t1_path)
+    return mesh_from_mask(mask, maff, edge_length_mm, name="scalp", source=str(t1_path))
 
 
 # ---------------------------------------------------------------------------------------------- the warp
@@ -535,8 +545,8 @@ def head_from_t1(t1_path, out_dir, template="mni152", template_t1=None, resoluti
     # --- 2. scalp from the patient's T1
     edge = float(scalp_edge_mm) if scalp_edge_mm else float(tpl.scalp.mean_edge_length)
     with _Step(progress, timings, "scalp", "scalp from the T1 (threshold, morphology, marching cubes)"):
-        mask, thr, litres = _head_mask(data, aff, t1_path)
-        scalp = mesh_from_mask(mask, aff, edge, name="scalp", source=str(t1_path))
+        mask, maff, thr, litres = _head_mask(data, aff, t1_path)
+        scalp = mesh_from_mask(mask, maff, edge, name="scalp", source=str(t1_path))
         del mask, data
     # --- 3. registration
     with tempfile.TemporaryDirectory() as tmp:
@@ -606,7 +616,8 @@ def head_from_t1(t1_path, out_dir, template="mni152", template_t1=None, resoluti
                              "type_of_transform": "SyN (affine: rigid+affine, mattes MI; then SyN, mattes MI)",
                              "resolution_mm": resolution_mm, "syn_iterations": list(its), "seed": int(seed),
                              "threads": int(threads), "intensity": "each image normalised to [0, 1]",
-                             "correlation_after": round(mi, 4),
+                             "ants_correlation_after": round(mi, 4),
+                             "ants_correlation_note": "ants.image_similarity Correlation: -1 is a perfect match",
                              "affine_file_parameters": np.asarray(aff_txt.parameters).round(6).tolist()},
             "warp": {"file": WARP_FILE, "format": "ITK/ANTs displacement field: NIfTI (x, y, z, 1, 3), intent vector, "
                                                   "LPS displacements (mm) on an MNI152 grid; grid point x (MNI) maps "
