@@ -99,7 +99,7 @@ def test_warp_file_is_an_itk_displacement_field(tmp_path):
     assert np.allclose(d, [-ras[0], -ras[1], ras[2]], atol=1e-5)       # LPS
     a2, f2 = read_mni_warp(p)
     assert np.allclose(a2, aff) and np.allclose(f2, absolute, atol=1e-4)
-    pts = np.array([[-5.0, -3.0, 2.0]])
+    pts = np.array([[-5.0, -10.0, 2.0]])
     exact = pts + np.array([1.0, -2.0, 3.0]) + 0.01 * pts[:, [1, 2, 0]]
     assert np.allclose(mni_to_subject(pts, p), exact, atol=1e-4)       # trilinear is exact on a linear field
     try:                                                               # the --mni-warp reader, where present
@@ -126,7 +126,8 @@ def test_bad_t1_errors(tmp_path):
         scalp_from_t1(_nifti(tmp_path / "four_d.nii.gz", np.ones((20, 20, 20, 3))))
     # a brain-sized ball is not a whole head; neither is a thin slab
     g = np.indices((120, 120, 120)) - 59.5
-    ball = ((g ** 2).sum(0) < 40 ** 2) * 1000.0 + 10.0
+    air = 300.0 + 0.5 * g[0]           # air with a smooth ramp (no zero padding)
+    ball = ((g ** 2).sum(0) < 40 ** 2) * 3000.0 + air
     with pytest.raises(HeadFileError, match="does not look like a head"):
         scalp_from_t1(_nifti(tmp_path / "ball.nii.gz", ball))
     with pytest.raises(HeadFileError, match="constant"):
@@ -150,10 +151,10 @@ def test_output_folder_not_empty(tmp_path):
 
 
 def test_cli_head_reports_a_missing_t1(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "tmsfield", "head", str(tmp_path / "no.nii.gz"), "-o",
+    res = subprocess.run([sys.executable, "-m", "tmsfield.cli", "head", str(tmp_path / "no.nii.gz"), "-o",
                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert res.returncode == 2
     assert "tmsfield head: error:" in res.stderr and "does not exist" in res.stderr
-    helptext = subprocess.run([sys.executable, "-m", "tmsfield", "--help"], capture_output=True, text=True,
+    helptext = subprocess.run([sys.executable, "-m", "tmsfield.cli", "--help"], capture_output=True, text=True,
                               timeout=120, cwd=ROOT).stdout
     assert "head" in helptext
