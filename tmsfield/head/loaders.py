@@ -241,6 +241,9 @@ def _load_folder(folder, name, landmarks, mni_transform, units):
     scaled = _rescale(raw + ([cortex] if cortex is not None else []), folder, units)
     boundaries = scaled[:len(raw)]
     cortex = scaled[-1] if cortex is not None else None
+    lm_file = folder / "landmarks.json"      # written by tmsfield.head.from_t1 (`tmsfield head T1 -o DIR`)
+    if landmarks is None and lm_file.is_file():
+        landmarks = _read_landmarks_json(lm_file)
     xfm = folder / "mri" / "transforms" / "talairach.xfm"
     if mni_transform is None and xfm.is_file():
         # FreeSurfer: surfaces in surface (tkr) RAS; scanner = tkr + c_ras; talairach.xfm: scanner -> MNI305
@@ -250,3 +253,16 @@ def _load_folder(folder, name, landmarks, mni_transform, units):
         mni_transform = MNI305_TO_MNI152 @ read_talairach_xfm(xfm) @ shift
     source = str(folder)
     return _finish(boundaries, None, source, name, landmarks, mni_transform, cortex, curvature)
+
+
+def _read_landmarks_json(path):
+    """``{nasion, inion, lpa, rpa: [x, y, z]}`` (mm) from a folder's ``landmarks.json``."""
+    import json
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+        raw = raw.get("landmarks_mm", raw)
+        return {k: np.asarray(raw[k], dtype=np.float64).reshape(3) for k in ("nasion", "inion", "lpa", "rpa")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HeadFileError(f"{path}: not a landmarks file ({type(exc).__name__}: {exc}); it needs nasion, inion, "
+                            f"lpa, rpa as [x, y, z] mm") from None
