@@ -805,7 +805,7 @@ def _hostile_bytes(case):
         img = _nifti_image()
         lab = np.asarray(img.dataobj).astype(np.int64)
         lab[lab == 5] = 2**32 + 5                       # wraps to 5 in int32
-        return nib.Nifti1Image(lab, img.affine).to_bytes()
+        return nib.Nifti1Image(lab, img.affine, dtype=np.int64).to_bytes()
     return blob
 
 
