@@ -171,15 +171,50 @@ def read_gifti_scalars(path):
     return np.asarray(img.darrays[0].data, dtype=np.float64).ravel()
 
 
+def _check_gifti_arrays(path, raw):
+    """Refuse, before nibabel parses them, DataArray headers that would make it loop or allocate without
+    bound (nibabel runs ``range(Dimensionality)`` as given) or read another file (external encoding)."""
+    from xml.parsers import expat
+
+    problems = []
+
+    def start(name, attrs):
+        if name != "DataArray" or problems:
+            return
+        dims = attrs.get("Dimensionality", "1")
+        try:
+            ok = 1 <= int(dims) <= 6
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"DataArray Dimensionality={dims[:20]!r} (GIFTI allows 1 to 6)")
+        elif "external" in attrs.get("Encoding", "").lower():
+            problems.append(f"DataArray with Encoding={attrs['Encoding']!r}: tmsfield reads only arrays stored in "
+                            f"the .gii itself; re-save it with inline (base64) data")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(raw, True)
+    except (expat.ExpatError, LookupError, ValueError) as exc:    # LookupError: unknown declared encoding
+        raise HeadFileError(f"{path}: not a readable GIFTI file (XML error: {exc})") from None
+    if problems:
+        raise HeadFileError(f"{path}: unsupported or corrupt GIFTI: {problems[0]}")
+
+
 def _load_gifti(path):
     import gzip
 
     import nibabel as nib
     try:
+        raw = path.read_bytes()
         if str(path).endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return nib.gifti.GiftiImage.from_bytes(f.read())
-        return nib.load(str(path))
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise HeadFileError(f"{path}: not a readable GIFTI file ({type(exc).__name__}: {exc})") from None
+    _check_gifti_arrays(path, raw)
+    try:
+        return nib.gifti.GiftiImage.from_bytes(raw)
     except Exception as exc:
         raise HeadFileError(f"{path}: not a readable GIFTI file ({type(exc).__name__}: {exc})") from None
 
