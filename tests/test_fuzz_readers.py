@@ -68,13 +68,14 @@ def _time_limit(seconds, what):
         signal.signal(signal.SIGALRM, old)
 
 
-def call_reader(read, path, validate, max_bytes=None):
+def call_reader(read, path, validate, max_bytes=None, named=None):
     """Run ``read(path)``; check the property. Returns the object read, or None when it raised.
 
     ``max_bytes``: bound on the peak memory traced while reading (numpy arrays included), for inputs
-    whose header announces absurd counts.
+    whose header announces absurd counts. ``named``: the path the error must name (default ``path``).
     """
     path = Path(path)
+    named = path if named is None else Path(named)
     if max_bytes is not None:
         tracemalloc.start()
     hang = None
@@ -90,8 +91,8 @@ def call_reader(read, path, validate, max_bytes=None):
     except TmsfieldError as exc:
         _event(f"refused: {type(exc).__name__}")
         msg = str(exc)
-        assert str(path) in msg, f"the error does not name the file {path}: {msg!r}"
-        rest = msg.replace(str(path), "").strip(" :,.;-")
+        assert str(named) in msg, f"the error does not name the file {named}: {msg!r}"
+        rest = msg.replace(str(named), "").strip(" :,.;-")
         assert len(rest) >= 12, f"the error names the file but not the problem: {msg!r}"
         out = None
     finally:
@@ -856,6 +857,75 @@ def test_landmarks_folder_head_bad_gifti(fuzz_dir):
     with pytest.raises(TmsfieldError) as exc:
         load_head(d)
     assert str(d / "scalp.gii") in str(exc.value)
+
+
+# ------------------------------------------------------------------------- FreeSurfer subject folders
+_XFM = b"MNI Transform File\nTransform_Type = Linear;\nLinear_Transform =\n1 0 0 0.5\n0 1 0 -1\n0 0 1 2;\n"
+_FS_FILES = ["mri/transforms/talairach.xfm", "surf/lh.sulc", "surf/rh.pial", "surf/lh.white", "bem/outer_skin.surf",
+             "bem/inner_skull.surf"]
+
+
+def _freesurfer_subject(folder):
+    """A small FreeSurfer/MNE subject: bem/ surfaces, surf/?h.pial|white|sulc, talairach.xfm."""
+    import nibabel.freesurfer as fs
+    from tmsfield.head.io_surface import write_freesurfer_surface
+    for sub in ("bem", "surf", "mri/transforms"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for n, r in (("outer_skin", 95.0), ("outer_skull", 88.0), ("inner_skull", 80.0)):
+        write_freesurfer_surface(folder / "bem" / f"{n}.surf", icosphere(r, 1))
+    for h, x in (("lh", -30.0), ("rh", 30.0)):
+        s = icosphere(20.0, 1)
+        write_freesurfer_surface(folder / "surf" / f"{h}.pial", Surface(s.vertices + [x, 0, 20], s.triangles))
+        write_freesurfer_surface(folder / "surf" / f"{h}.white", Surface(0.97 * s.vertices + [x, 0, 20], s.triangles))
+        fs.write_morph_data(str(folder / "surf" / f"{h}.sulc"), np.linspace(-1, 1, s.n_vertices).astype(np.float32))
+    (folder / "mri/transforms/talairach.xfm").write_bytes(_XFM)
+
+
+@pytest.fixture(scope="module")
+def freesurfer_subject(fuzz_dir):
+    folder = fuzz_dir / "fs subject"
+    _freesurfer_subject(folder)
+    return folder, {f: (folder / f).read_bytes() for f in _FS_FILES}
+
+
+@given(data=st.data())
+def test_freesurfer_subject_folder(freesurfer_subject, data):
+    """load_head(<FreeSurfer subject>) with one of its files damaged: a valid head, or an error naming the
+    folder (file-level problems name the damaged file itself, see test_freesurfer_subject_hostile)."""
+    from tmsfield.head import load_head
+    folder, originals = freesurfer_subject
+    which = data.draw(st.sampled_from(_FS_FILES), label="damaged file")
+    valid = originals[which]
+    if which.endswith(".xfm") and data.draw(st.booleans(), label="numbers"):
+        blob = data.draw(number_mutations(valid, header_tokens=4), label="file bytes")
+    else:
+        blob = data.draw(byte_mutations(valid), label="file bytes")
+    try:
+        _put(folder / which, blob)
+        call_reader(load_head, folder, valid_head)
+    finally:
+        _put(folder / which, valid)
+
+
+@pytest.mark.parametrize("which, blob", [
+    ("mri/transforms/talairach.xfm", _XFM.replace(b"0.5", b"nan")),
+    ("mri/transforms/talairach.xfm", _XFM.replace(b"1 0 0 0.5", b"0 0 0 0.5")),
+    ("mri/transforms/talairach.xfm", b"\xff\xfe garbage"),
+    ("surf/lh.sulc", b"\xff\xff\xff" + struct.pack(">3i", 2**31 - 1, 80, 1)),
+    ("surf/lh.sulc", b"\xff\xff\xff" + struct.pack(">3i", 42, 80, 1) + struct.pack(">42f", *([float("nan")] * 42))),
+    ("surf/lh.sulc", b"\x00\x00\x2a\x00\x00\x50"),
+    ("surf/lh.white", _freesurfer_with_counts(10**9, 10**9)),
+    ("surf/rh.pial", b""),
+], ids=["xfm_nan", "xfm_singular", "xfm_binary", "sulc_count_huge", "sulc_nan", "sulc_truncated_old",
+        "white_counts", "pial_empty"])
+def test_freesurfer_subject_hostile(freesurfer_subject, which, blob):
+    from tmsfield.head import load_head
+    folder, originals = freesurfer_subject
+    try:
+        _put(folder / which, blob)
+        assert call_reader(load_head, folder, valid_head, max_bytes=256 * 2**20, named=folder / which) is None
+    finally:
+        _put(folder / which, originals[which])
 
 
 # -------------------------------------------------------------------------------- no unpickling, ever
