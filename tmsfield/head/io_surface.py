@@ -90,6 +90,12 @@ def read_freesurfer_surface(path, name=None, units="mm"):
     Surface
         Vertices (V, 3) mm, triangles (T, 3).
 
+    Raises
+    ------
+    HeadFileError
+        Missing, truncated or corrupt file (counts in the header beyond what the file holds, NaN/inf
+        coordinates, indices out of range); the message names the file.
+
     Examples
     --------
     >>> import nibabel as nib, tempfile, os
@@ -126,6 +132,12 @@ def read_gifti_surface(path, name=None, units="mm"):
     Returns
     -------
     Surface
+
+    Raises
+    ------
+    HeadFileError
+        Unreadable XML, not one POINTSET + one TRIANGLE array, an impossible Dimensionality, arrays stored
+        in an external file (not supported), NaN/inf coordinates; the message names the file.
 
     Examples
     --------
