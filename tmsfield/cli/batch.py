@@ -20,6 +20,7 @@ folder or a full disk stops the batch with the fix; rows already written stay in
 
 import csv
 import io
+import math
 import sys
 
 __all__ = ["register", "read_manifest", "ManifestRow"]
@@ -130,6 +131,10 @@ def read_manifest(path, defaults):
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"manifest {path}: cannot read it ({exc})") from None
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        records = list(reader)       # csv.Error: a field over the csv module's size limit, a NUL ...
+    except csv.Error as exc:
+        raise InputError(f"manifest {path}, line {reader.line_num}: not a readable CSV row ({exc})") from None
     cols = [c.strip() for c in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
@@ -140,7 +145,7 @@ def read_manifest(path, defaults):
         raise InputError(f"manifest {path}: unknown column(s) {unknown}; optional columns are {sorted(OPTIONAL)}")
     rows, ids = [], {}
     from ..coils.builtin import available_coils
-    for i, raw in enumerate(reader):
+    for i, raw in enumerate(records):
         line = i + 2
         where = f"manifest {path}, line {line}"
         rec = {k.strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in raw.items() if k is not None}
@@ -168,6 +173,8 @@ def read_manifest(path, defaults):
                 kw[_FIELD.get(col, col)] = typ(val)
             except ValueError:
                 raise InputError(f"{where}, column {col!r}: {val!r} is not a number") from None
+            if typ is float and not math.isfinite(kw[_FIELD.get(col, col)]):
+                raise InputError(f"{where}, column {col!r}: {val!r} is not a finite number")
         try:
             job = TargetJob(**kw)
         except TmsfieldError as exc:

@@ -53,7 +53,7 @@ import numpy as np
 from .coil import Coil, SampledAField
 from .numpy_pickle import array_from_numpy_pickle
 from .._atomic import atomic_write_text
-from ..errors import CoilFileError, CoilError
+from ..errors import CoilFileError, CoilError, TmsfieldError
 
 __all__ = ["read_tcd", "write_tcd"]
 
@@ -70,7 +70,7 @@ def _array(value, path, where):
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, {where}: expected a list of numbers or a base64 string") from None
     if arr.size % 3:
         raise CoilFileError(f"{path}, {where}: {arr.size} values is not a multiple of 3 (expected N×3)")
@@ -102,7 +102,7 @@ def _grid_data(value, path, where):
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, {where}: expected a nested list [nx][ny][nz][3] of numbers "
                                 f"(rows of unequal length?) or a base64 string") from None
     if arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3]) < 2:
@@ -116,7 +116,7 @@ def _grid_data(value, path, where):
 def _grid_affine(value, path, where):
     try:
         aff = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CoilFileError(f"{path}, {where}: expected a 4x4 list of numbers (voxel index -> mm)") from None
     if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
         raise CoilFileError(f"{path}, {where}: expected a finite 4x4 matrix (voxel index -> mm); got shape {aff.shape}")
@@ -164,9 +164,20 @@ def _deformation_initial(dd, deform_ranges):
         if "deformRange" in dd:
             rng = deform_ranges[int(dd["deformRange"])]
             return float(rng.get("initial", 0.0)) if isinstance(rng, dict) else None
-    except (IndexError, TypeError, ValueError):
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError):
         return None
     return 0.0
+
+
+def _stimulator_of(el, path, key):
+    """The element's ``stimulator`` index (default 0) as an int; CoilFileError unless a whole number >= 0."""
+    if not isinstance(el, dict):
+        raise CoilFileError(f"{path}, {key}: must be a JSON object")
+    s = el.get("stimulator", 0)
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s) or s != int(s) or s < 0:
+        raise CoilFileError(f"{path}, {key}.stimulator: {s!r} is not an index into stimulatorList "
+                            f"(a whole number >= 0)")
+    return int(s)
 
 
 def read_tcd(path, stimulator=None, name=None):
@@ -205,7 +216,7 @@ def read_tcd(path, stimulator=None, name=None):
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CoilFileError(f"cannot read coil file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -214,21 +225,25 @@ def read_tcd(path, stimulator=None, name=None):
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CoilFileError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CoilFileError(f"{path}: JSON nested too deeply to be a coil file") from None
     if not isinstance(doc, dict):
         raise CoilFileError(f"{path}: the top level of a .tcd must be a JSON object")
     elements = doc.get("coilElementList")
     if not isinstance(elements, list) or not elements:
         raise CoilFileError(f"{path}: key 'coilElementList' is missing or empty")
     stims = doc.get("stimulatorList") or []
-    if not isinstance(stims, list):
-        raise CoilFileError(f"{path}: key 'stimulatorList' must be a list")
     deforms = doc.get("deformList") or []
     deform_ranges = doc.get("deformRangeList") or []
+    for key, val in (("stimulatorList", stims), ("deformList", deforms), ("deformRangeList", deform_ranges)):
+        if not isinstance(val, list):
+            raise CoilFileError(f"{path}: key {key!r} must be a list; got {type(val).__name__}")
 
-    used = sorted({int(e.get("stimulator", 0)) if isinstance(e, dict) else -1 for e in elements})
+    used = sorted({_stimulator_of(e, path, f"coilElementList[{j}]") for j, e in enumerate(elements)})
     if stimulator is None:
         if len(used) > 1:
-            listing = ", ".join(f"{i}: {stims[i].get('name', '?')}" if 0 <= i < len(stims) else str(i) for i in used)
+            listing = ", ".join(f"{i}: {stims[i].get('name', '?') if isinstance(stims[i], dict) else '?'}"
+                                if 0 <= i < len(stims) else str(i) for i in used)
             raise CoilFileError(f"{path}: the coil has elements for {len(used)} stimulators ({listing}); "
                                 f"choose one with stimulator=<index>, e.g. load_coil(path, stimulator={used[0]})")
         stimulator = used[0]
@@ -238,13 +253,16 @@ def read_tcd(path, stimulator=None, name=None):
     starts, ends, seg_cur, dpos, dmom, grids = [], [], [], [], [], []
     for j, el in enumerate(elements):
         key = f"coilElementList[{j}]"
-        if not isinstance(el, dict):
-            raise CoilFileError(f"{path}, {key}: must be a JSON object")
-        if int(el.get("stimulator", 0)) != stimulator:
+        if _stimulator_of(el, path, key) != stimulator:
             continue
-        for d in el.get("deformations") or []:
+        el_deforms = el.get("deformations") or []
+        if not isinstance(el_deforms, list):
+            raise CoilFileError(f"{path}, {key}.deformations: must be a list of indices into deformList")
+        for d in el_deforms:
             try:
-                dd = deforms[int(d)]
+                if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+                    raise TypeError
+                dd = deforms[d]
             except (IndexError, ValueError, TypeError):
                 raise CoilFileError(f"{path}, {key}.deformations: index {d!r} not in deformList") from None
             init = _deformation_initial(dd, deform_ranges)
@@ -287,8 +305,11 @@ def read_tcd(path, stimulator=None, name=None):
     if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict) and "maxdIdt" in stims[stimulator]:
         try:
             didt = float(stims[stimulator]["maxdIdt"]) / 1e6
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: not a number (A/s)") from None
+        if not np.isfinite(didt):
+            raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: {stims[stimulator]['maxdIdt']!r} "
+                                f"is not a finite number (A/s); give the stimulator's maximum dI/dt, e.g. 1.5e8")
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, 3))
     windings = tuple(w for s, e in zip(starts, ends) for w in _polylines(s, e))
     meta = {k: str(doc[k]) for k in ("brand", "version") if k in doc}
@@ -302,7 +323,7 @@ def read_tcd(path, stimulator=None, name=None):
                     max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta, windings=windings,
                     sampled_grids=tuple(grids),
                     description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
-    except CoilError as exc:
+    except TmsfieldError as exc:            # CoilError, or InputError from the array checks (e.g. overflow to inf)
         raise CoilFileError(f"{path}: {exc}") from None
 
 

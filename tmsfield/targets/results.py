@@ -36,18 +36,22 @@ def validate_result(result, where="result"):
     for key, typ in _REQUIRED.items():
         if key not in result:
             raise InputError(f"{where}: missing key {key!r}")
-        if not isinstance(result[key], typ):
+        if not isinstance(result[key], typ) or (typ is not dict and isinstance(result[key], bool)):
             raise InputError(f"{where}: key {key!r} has type {type(result[key]).__name__}")
+    _check_finite(result, where)
     if result["method"] not in _METHODS:
         raise InputError(f"{where}: method {result['method']!r} not one of {_METHODS}")
-    pose = np.asarray(result["pose"], float)
-    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
-        raise InputError(f"{where}: pose must be a finite 4x4 matrix")
+    try:
+        pose = np.asarray(result["pose"], float)
+    except (TypeError, ValueError):
+        pose = None
+    if pose is None or pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+        raise InputError(f"{where}: pose must be a finite 4x4 matrix of numbers")
     from ..pose import as_pose_matrix
     as_pose_matrix(pose, name=f"{where}: pose")
     for k in ("position_mm", "scalp_point_mm"):
-        if len(result[k]) != 3:
-            raise InputError(f"{where}: {k} must have 3 values")
+        if len(result[k]) != 3 or not all(_is_number(x) for x in result[k]):
+            raise InputError(f"{where}: {k} must have 3 numbers (mm)")
     for k in ("name", "source"):
         if k not in result["head"] or k not in result["coil"]:
             raise InputError(f"{where}: head and coil need {k!r}")
@@ -59,7 +63,29 @@ def validate_result(result, where="result"):
     for k in ("reachable", "warnings"):
         if k not in result["dose"]:
             raise InputError(f"{where}: dose.{k} missing")
+    # what the viewer turns into a current: None or a number >= 0
+    for block, k in (("dose", "percent_output"), ("dose", "didt_a_per_us"), ("stimulator", "max_didt_a_per_us")):
+        v = result[block].get(k)
+        if v is not None and not (_is_number(v) and v >= 0):
+            raise InputError(f"{where}: {block}.{k} must be a number >= 0 or null; got {v!r}")
     return result
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_finite(x, where, key="result"):
+    """InputError naming the key of the first NaN/inf (a result never holds them; see _jsonable)."""
+    if isinstance(x, float) and not np.isfinite(x):
+        raise InputError(f"{where}: {key} is {x!r}; a placement result holds only finite numbers — the file is "
+                         f"corrupt, re-run the placement")
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_finite(v, where, f"{key}.{k}" if key != "result" else str(k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            _check_finite(v, where, f"{key}[{i}]")
 
 
 def _jsonable(x):
@@ -146,10 +172,13 @@ def read_result(path):
     """
     p = Path(path)
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{p}: cannot read the result file ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{p}: not valid JSON (line {exc.lineno}: {exc.msg}); the file is corrupt — "
                          f"delete it and re-run") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+        raise InputError(f"{p}: not a result JSON ({why}); the file is corrupt — delete it and re-run") from None
     return validate_result(data, where=str(p))

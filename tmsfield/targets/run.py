@@ -115,13 +115,25 @@ def _read_landmarks(path):
     from ..errors import HeadFileError
     p = Path(path)
     try:
-        d = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:   # ValueError: bad JSON or not UTF-8
         raise HeadFileError(f"landmarks file {p}: cannot read it as JSON ({exc})") from None
     need = ("nasion", "inion", "lpa", "rpa")
     if not isinstance(d, dict) or any(k not in d for k in need):
         raise HeadFileError(f"landmarks file {p} must hold a JSON object with {need} -> [x, y, z] in mm")
-    return {k: np.asarray(d[k], float).reshape(3) for k in need}
+    out = {}
+    for k in need:
+        v = d[k]
+        try:
+            if not (isinstance(v, list) and len(v) == 3 and not any(isinstance(x, bool) for x in v)):
+                raise TypeError
+            out[k] = np.array([float(x) for x in v])           # OverflowError: an integer beyond float range
+        except (TypeError, ValueError, OverflowError):
+            out[k] = np.full(3, np.nan)
+        if not np.all(np.isfinite(out[k])):
+            raise HeadFileError(f"landmarks file {p}: {k!r} must be three finite numbers [x, y, z] in mm; got "
+                                f"{json.dumps(v)[:80]}")
+    return out
 
 
 class SetupCache:

@@ -62,7 +62,7 @@ def load_result(result):
         try:
             text = path.read_text(encoding="utf-8")
             data = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise RenderError(f"{path} is not a tmsfield placement result: it is not JSON text ({exc}); pass the "
                               f"JSON written by `tmsfield target` or `tmsfield batch`") from None
     elif isinstance(result, dict):
