@@ -17,6 +17,20 @@ and the total field is E = E_p − ∇φ. The unknowns are continuous piecewise-
 conforming tetrahedral mesh (scikit-fem's assembly, pyamg's smoothed aggregation as the CG
 preconditioner); ∇φ is evaluated exactly in the element containing each point.
 
+Boundary conditions: J·n = 0 on the outer surface (air) and continuity of φ and of σ∂φ/∂n across
+interfaces are both natural in this weak form, so none is imposed; the only essential condition is
+the pinned node (the gauge). Element: Lagrange P2 tetrahedra (scikit-fem ``ElementTetP2``), integration
+order 3, E_p sampled at the quadrature points; the load term ∫σ E_p·∇v is exact for the sampled field.
+
+This is the standard formulation of the TMS FEM (Miranda, Hallett & Basser 2003, IEEE TBME 50: 1074;
+Windhoff, Opitz & Thielscher 2013, Hum Brain Mapp 34: 923; Saturnino et al. 2019, NeuroImage 188:
+821, who also use second-order elements for accuracy), written here independently of the BEM: no code,
+mesh or quadrature is shared with :mod:`tmsfield.solver` except the primary field E_p, which both take
+from :func:`tmsfield.kernels.primary_efield` (the coil's Biot–Savart field is tested on its own).
+
+Why in tests/: it is a reference for the BEM, not a product (the toolkit promises no FEM meshing); it
+needs scikit-fem and pyamg (test extra only) and handles only star-shaped nested compartments.
+
 Mesh
 ----
 :func:`layered_mesh` builds the mesh itself (no external mesher): the compartments are nested and

@@ -15,6 +15,9 @@ geometry halves the ellipsoid gap (1.2 % → 0.60 %).
 import numpy as np
 import pytest
 
+pytest.importorskip("skfem", reason="scikit-fem (test extra) runs the FEM reference")
+pytest.importorskip("pyamg", reason="pyamg (test extra) preconditions the FEM reference")
+
 import tmsfield
 from _fem_cases import SIGMAS, brain_points, coil_and_pose, mesh, rel_l2
 from reference_fem import FEMProblem, layered_mesh, sphere_radius
