@@ -6,10 +6,10 @@ above the scalp. The BEM gets exactly the FEM's polyhedral interfaces (the mesh 
 Relative L2 of the total field over points in the brain compartment.
 
 Measured (2026-12-04, this file's meshes: icosphere level 3, 1280 triangles per interface, P2 FEM with
-~90k unknowns): FEM vs the analytic TMS sphere 0.37 %; BEM vs FEM 1.2 % (ellipsoids), 1.5 % with the
+~90k unknowns): FEM vs the analytic TMS sphere 0.37 %; BEM vs FEM 1.6 % (ellipsoids), 1.5 % with the
 ventricle over the whole brain, 3.2 % in the band nearest the ventricle, where leaving the ventricle out
-moves the field 13 %. Refinement (benchmarks/bench_references.py, RESULTS.md): BEM 1:4 on the same
-geometry halves the ellipsoid gap (1.2 % → 0.60 %).
+moves the field 13 %. Refinement (benchmarks/bench_references.py, RESULTS.md): the BEM split 1:4 on the
+same polyhedra comes closer to the FEM (1.64 % → 1.18 % ellipsoids, 1.48 % → 1.16 % with the ventricle).
 """
 
 import numpy as np
@@ -73,7 +73,7 @@ def test_bem_matches_fem_ellipsoids(case, fem_without_ventricle):
     pts = brain_points(np.random.default_rng(2), ventricle=False)
     bem = EFieldSolver(lm.surfaces()[:3], conductivities=SIGMAS[:3], fast_placements=False)
     err = rel_l2(bem.efield(coil, pts, pose=pose), fem_without_ventricle.efield(pts))
-    assert err <= 0.02, f"BEM {err:.2%} from the FEM (three ellipsoids)"   # measured 1.2 %
+    assert err <= 0.025, f"BEM {err:.2%} from the FEM (three ellipsoids)"   # measured 1.64 %
 
 
 @pytest.mark.slow   # 69 s on the loaded machine (load average 10); two FEM solves and a 5120-triangle BEM
