@@ -53,6 +53,7 @@ def test_layered_mesh_is_conforming_and_fills_the_ellipsoids(case):
     assert np.all(vol < exact) and np.all(vol > 0.98 * np.asarray(exact))
 
 
+@pytest.mark.slow   # 29 s (2026-12-04, load average ~1): its own mesh, P2 assembly and AMG-CG solve
 def test_fem_matches_analytic_tms_sphere():
     # the FEM's own check: three concentric spheres (where the answer is the conductivity-blind sphere's)
     coil = coil_and_pose()[0]
@@ -76,7 +77,7 @@ def test_bem_matches_fem_ellipsoids(case, fem_without_ventricle):
     assert err <= 0.025, f"BEM {err:.2%} from the FEM (three ellipsoids)"   # measured 1.64 %
 
 
-@pytest.mark.slow   # 69 s on the loaded machine (load average 10); two FEM solves and a 5120-triangle BEM
+@pytest.mark.slow   # 34 s (load average ~1; 69 s at 10): two FEM evaluations and a 5120-triangle BEM
 def test_bem_matches_fem_with_ventricle(case, fem_with_ventricle, fem_without_ventricle):
     coil, pose, lm, _ = case
     bem = EFieldSolver(lm.surfaces(), conductivities=SIGMAS, fast_placements=False)
