@@ -253,7 +253,11 @@ class SetupStore:
         if "/" in fname or fname.startswith("."):
             raise DamagedEntry(f"array {name!r}: bad file name {fname!r}")
         path = folder / fname
-        with open(path, "rb") as fh:
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise DamagedEntry(f"array {name!r}: file {fname} missing") from None
+        with fh:
             size = os.fstat(fh.fileno()).st_size
             if size != int(item["file_bytes"]):
                 raise DamagedEntry(f"array {name!r}: {size} bytes on disk, {item['file_bytes']} written (truncated?)")
