@@ -52,7 +52,7 @@ def enabled():
 
 
 @contextmanager
-def reporting(quiet=False, stream=None, prefix="tmsfield", tty=None, min_seconds=1.0):
+def reporting(quiet=False, stream=None, prefix="tmsfield", tty=None, min_seconds=None):
     """Report the progress of the steps run inside the ``with`` block.
 
     Parameters
@@ -65,8 +65,8 @@ def reporting(quiet=False, stream=None, prefix="tmsfield", tty=None, min_seconds
         Start of every line (e.g. ``"tmsfield target"``).
     tty : bool, optional
         Bars (True) or one line per step (False); default: whether ``stream`` is a terminal.
-    min_seconds : float
-        In line mode, steps shorter than this (s) write nothing.
+    min_seconds : float, optional
+        In line mode, steps shorter than this (s) write nothing; default ``$TMSFIELD_PROGRESS_MIN_S``, else 1.
 
     Examples
     --------
@@ -78,6 +78,9 @@ def reporting(quiet=False, stream=None, prefix="tmsfield", tty=None, min_seconds
     >>> out.getvalue().startswith("demo: counting: ")
     True
     """
+    if min_seconds is None:
+        import os
+        min_seconds = float(os.environ.get("TMSFIELD_PROGRESS_MIN_S", "1.0"))
     if quiet:
         token = _REPORTER.set(None)
     else:
@@ -135,13 +138,13 @@ class _Step:
         if self.bar is not None:
             self.bar.set_postfix_str(self.info, refresh=True)
 
-    def close(self, log_below, failed=False):
+    def close(self, log_below, failed=False):  # noqa: D401
         dt = time.perf_counter() - self.t0
         if self._stop is not None:
             self._stop.set()
         if self.bar is not None:
             self.bar.close()
-        elif self.rep is not None and (dt >= max(log_below, self.rep.min_seconds) or failed):
+        elif self.rep is not None and (dt >= (log_below if self.rep.min_seconds > 0 else 0) and dt >= self.rep.min_seconds or failed):
             how = f" ({self.n}/{self.total})" if self.total else ""
             extra = f", {self.info}" if self.info else ""
             self.rep.line(f"{self.desc}{how}: {dt:.1f} s{extra}{' (failed)' if failed else ''}")
