@@ -109,7 +109,7 @@ def test_fast_map_cache_round_trip_and_damaged_file(tmp_path, rng):
     cortex = icosphere(70.0, subdivisions=2).vertices
     opts = {"rank": 40, "cache_dir": tmp_path}
     a = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
-    assert not a.fast_map.loaded_from_cache and a.fast_map.cache_path.is_file()
+    assert not a.fast_map.loaded_from_cache and a.fast_map.cache_path.is_dir()
     b = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
     assert b.fast_map.loaded_from_cache and b.fast_map.rank == a.fast_map.rank
     coil = dipole_fig8()
@@ -119,8 +119,8 @@ def test_fast_map_cache_round_trip_and_damaged_file(tmp_path, rng):
     c = EFieldSolver(surfs, [0.465, 0.126], cortex_points=cortex, fast_options=opts)
     assert not c.fast_map.loaded_from_cache
     # a damaged file is rebuilt with a warning, never fatal, and replaced by a good one
-    a.fast_map.cache_path.write_bytes(b"not an npz")
-    with pytest.warns(RuntimeWarning, match="ignoring the fast-placement cache"):
+    (a.fast_map.cache_path / "response.npy").write_bytes(b"not an npy")
+    with pytest.warns(RuntimeWarning, match="ignoring the set-up cache entry"):
         d = EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts)
     assert not d.fast_map.loaded_from_cache
     assert EFieldSolver(surfs, [0.465, 0.275], cortex_points=cortex, fast_options=opts).fast_map.loaded_from_cache

@@ -208,8 +208,11 @@ def _worker_cache():
         # them off (e.g. one row per head, or too little memory for the LU)
         factorize = os.environ.get("TMSFIELD_BATCH_FACTORIZE", "1") != "0"
         # one factorised head per worker: the template's LU alone is 5.2 GB (4 T^2 bytes, 36k triangles)
+        # the head's set-up is read from / written to the on-disk set-up cache (tmsfield.cache), shared by
+        # the workers and later runs; --no-cache (TMSFIELD_BATCH_CACHE=0) keeps it in memory only
         _WORKER_CACHE = SetupCache(max_heads=1 if factorize else 2, factorize=factorize,
-                                   fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0")
+                                   fast_placements=os.environ.get("TMSFIELD_BATCH_FAST_MAP", "1") != "0",
+                                   cache=os.environ.get("TMSFIELD_BATCH_CACHE", "1") != "0")
     return _WORKER_CACHE
 
 
@@ -317,6 +320,17 @@ def _update_summary(path, order, records):
 
 
 def _run(args):
+    import os
+
+    from .. import _progress
+    if getattr(args, "no_cache", False):
+        os.environ["TMSFIELD_BATCH_CACHE"] = "0"         # read by every worker's SetupCache
+    # set-up steps as lines above the per-row bar (tqdm.write), never a second bar
+    with _progress.reporting(quiet=args.quiet, prefix="tmsfield batch", tty=False):
+        return _run_batch(args)
+
+
+def _run_batch(args):
     import time
     from pathlib import Path
 
@@ -491,6 +505,8 @@ def register(subparsers):
                    help="Dask distributed scheduler address (e.g. tcp://10.0.0.5:8786) to run rows on a cluster")
     p.add_argument("--force", action="store_true", help="recompute rows even if their JSON exists")
     p.add_argument("--max-rows", type=int, default=None, help=__import__("argparse").SUPPRESS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the on-disk set-up cache (see `tmsfield cache list`)")
     add_job_arguments(p)
     p.set_defaults(func=_run)

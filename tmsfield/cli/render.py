@@ -36,11 +36,29 @@ def register(subparsers):
     p.add_argument("--export", default=None, metavar="DIR",
                    help="also write the field as GIFTI (efield.func.gii + cortex.surf.gii) and FreeSurfer curv "
                         "(lh.efield), the scene as VTP files (scene.vtm) and the pose JSON (placement.json) into DIR")
+    add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
+def add_progress_arguments(p, cache=True):
+    """``--quiet`` (no progress on stderr) and ``--no-cache`` (no on-disk set-up cache), shared by the commands."""
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    if cache:
+        p.add_argument("--no-cache", action="store_true",
+                       help="do not read or write the on-disk set-up cache (see `tmsfield cache list`)")
+
+
 def run(args):
+    from .. import _progress
+
+    with _progress.reporting(quiet=args.quiet, prefix="tmsfield render"):
+        return _run(args)
+
+
+def _run(args):
     from pathlib import Path
+
+    from .. import _progress
 
     from .._outputs import output_file, output_folder
 
@@ -57,8 +75,10 @@ def run(args):
 
         nav = resolve_pose(args.pose)
         result = {**result, "pose": nav.pose.tolist(), "position_mm": nav.pose.center_mm.tolist(), "method": "manual"}
-    scene = scene_from_result(result, quantity=args.quantity, clim=args.clim, threshold=args.threshold)
-    render(scene, filename=png, views=args.views, window_size=args.size)
+    scene = scene_from_result(result, quantity=args.quantity, clim=args.clim, threshold=args.threshold,
+                              cache=not args.no_cache)
+    with _progress.step("rendering the views"):
+        render(scene, filename=png, views=args.views, window_size=args.size)
     print(f"wrote {png}")
     if args.export:
         from ..viz import export

@@ -91,8 +91,10 @@ def _run(args):
     name = f"{job.label}.json"
     out = output_file(args.out, default_name=name) if args.out else \
         output_file(Path("tmsfield-results") / name, create_parent=True)
-    cache = SetupCache(factorize=getattr(args, "factorize", "auto"))
-    res = run_target(job, cache)
+    cache = SetupCache(factorize=getattr(args, "factorize", "auto"), cache=not getattr(args, "no_cache", False))
+    from .. import _progress
+    with _progress.reporting(quiet=getattr(args, "quiet", False), prefix="tmsfield target"):
+        res = run_target(job, cache)
     write_result(out, res)
     print(_summary(res, out))
     _report(args, res, out, cache)
@@ -131,6 +133,8 @@ def register(subparsers):
     p.add_argument("--out", default=None, help="result JSON path, or an existing folder for <folder>/<target>.json "
                         "(default tmsfield-results/<target>.json); checked before the work starts")
     _add_report_arguments(p)
+    from .render import add_progress_arguments
+    add_progress_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -168,11 +172,14 @@ def _run_pose(args):
     out = output_file(args.out, default_name=name) if args.out else \
         output_file(Path("tmsfield-results") / name, create_parent=True)
     fac = getattr(args, "factorize", "auto")
-    cache = SetupCache(factorize=False if fac == "auto" else fac)   # one pose: a GMRES solve beats the LU
+    cache = SetupCache(factorize=False if fac == "auto" else fac,   # one pose: a GMRES solve beats the LU
+                       cache=not getattr(args, "no_cache", False))
     from ..navigation import split_pose_spec
     source = {"file": split_pose_spec(args.pose)[0], "kind": nav.kind, "didt_a_per_us": nav.didt_a_per_us, "percent_output": nav.percent_output}
-    res = run_pose(job, nav.pose, name=nav.name, source=source, recorded_didt_a_per_us=nav.didt_a_per_us,
-                   recorded_percent_output=nav.percent_output, cache=cache)
+    from .. import _progress
+    with _progress.reporting(quiet=getattr(args, "quiet", False), prefix="tmsfield target"):
+        res = run_pose(job, nav.pose, name=nav.name, source=source, recorded_didt_a_per_us=nav.didt_a_per_us,
+                       recorded_percent_output=nav.percent_output, cache=cache)
     write_result(out, res)
     print(f"pose     {nav.name!r} ({nav.kind}) from {source['file']}")
     print(_summary(res, out))

@@ -25,10 +25,19 @@ def register(subparsers):
     p.add_argument("--web", action="store_true", help="serve the viewer to a browser through trame")
     p.add_argument("--host", default="127.0.0.1", help="interface for --web (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8080, help="port for --web (default 8080)")
+    from .render import add_progress_arguments
+    add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args):
+    from .. import _progress
+
+    with _progress.reporting(quiet=args.quiet, prefix="tmsfield view"):
+        return _run(args)
+
+
+def _run(args):
     import tmsfield
 
     from ..errors import InputError
@@ -62,8 +71,14 @@ def run(args):
     if args.web or not has_display():
         configure_offscreen()
     check_rendering()
+    solver = None
+    if args.no_cache:
+        h = head or (tmsfield.load_head(_result_head(args.result)) if args.result else None)
+        if h is not None:
+            head, solver = h, tmsfield.EFieldSolver(h)
     state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target, pose=pose,
-                                            didt=args.didt if args.didt is not None else didt, **options)
+                                            didt=args.didt if args.didt is not None else didt, solver=solver,
+                                            **options)
     save_path = args.save or save_default
     if args.web:
         from ..viz.web import serve_web
@@ -74,3 +89,10 @@ def run(args):
                          "the printed address in a browser, or `tmsfield render` for images")
     LiveViewer(state, save_path=save_path).show()
     return 0
+
+
+def _result_head(path):
+    from ..viz.result_scene import load_result
+
+    res = load_result(path)
+    return res["head"].get("source") or res["head"].get("name")

@@ -151,6 +151,10 @@ class SetupCache:
         "auto" (:func:`auto_factorize`): when the LU fits in memory. Measured on the 36k-triangle
         template (2026-11-28, 2 cores): the default run took 4 min 05 s with the LU (158 s of it the
         LU) against 8 min 56 s with GMRES per solve.
+    cache : tmsfield.cache.SetupStore, True, str or None
+        On-disk set-up cache passed to every BEM solver (``EFieldSolver(cache=...)``): the LU, the
+        near-field operators and the fast map of a head are built once and read back by later
+        processes. None (default here): nothing on disk; the command line passes the default store.
 
     Examples
     --------
@@ -159,7 +163,9 @@ class SetupCache:
     'fig8_70mm'
     """
 
-    def __init__(self, max_heads=2, fast_placements=False, factorize="auto"):
+    def __init__(self, max_heads=2, fast_placements=False, factorize="auto", cache=None):
+        from ..cache import as_store
+        self.store = as_store(cache)
         self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
         self.max_heads = int(max_heads)
         # the BEM solver's precomputed fast per-placement map costs many full solves to build: worth it for
@@ -184,7 +190,9 @@ class SetupCache:
             lm = None
             if landmarks is not None:
                 lm = _read_landmarks(landmarks)
-            self._heads[key] = load_head(source, landmarks=lm) if lm is not None else load_head(source)
+            from .. import _progress
+            with _progress.step(f"loading and checking the head {source}"):
+                self._heads[key] = load_head(source, landmarks=lm) if lm is not None else load_head(source)
         return self._heads[key]
 
     def geometry(self, source, landmarks=None):
@@ -221,7 +229,8 @@ class SetupCache:
                 fac = self.factorize
                 if fac == "auto":
                     fac = auto_factorize(sum(b.n_triangles for b in head.boundaries))
-                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements, factorize=fac)
+                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements, factorize=fac,
+                                                  cache=self.store)
             else:
                 self._solvers[key] = LocalSphereModel(head, np.asarray(near_point, float))
         return self._solvers[key]
@@ -319,8 +328,10 @@ def run_target(job, cache=None):
                 pos, info = make()
                 pl = coil_pose(geo, coil, pos, handle_angle_deg=job.handle_angle_deg, gap_mm=job.gap_mm,
                                on_scalp=True)
-                val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
-                                           method="direct" if name == job.method else "fast")
+                from .. import _progress
+                with _progress.step(f"field of the {name} placement"):
+                    val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
+                                               method="direct" if name == job.method else "fast")
                 if not np.isfinite(val):
                     raise TargetError(f"the field of the {name} placement at the target is not finite (the "
                                       f"target ROI lies outside the model there); try --model bem")
