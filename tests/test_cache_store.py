@@ -115,7 +115,7 @@ def _rewrite_manifest(folder, change):
     doc = json.loads((folder / "manifest.json").read_text())
     change(doc["manifest"])
     doc["sha256"] = hashlib.sha256(store_mod._canonical(doc["manifest"])).hexdigest()
-    (folder / "manifest.json").write_text(json.dumps(doc))
+    (folder / "manifest.json").write_bytes(store_mod._manifest_bytes(doc))
 
 
 def test_entry_of_another_version_or_key_is_not_used(tmp_path, monkeypatch):

@@ -171,6 +171,11 @@ def _canonical(body):
     return json.dumps(body, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()
 
 
+def _manifest_bytes(doc):
+    """The exact bytes of a manifest file (compact JSON in insertion order, one newline)."""
+    return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode() + b"\n"
+
+
 def _fsync(path, directory=False):
     try:
         fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
@@ -242,7 +247,8 @@ class SetupStore:
             body, digest = doc["manifest"], doc["sha256"]
         except (UnicodeDecodeError, ValueError, KeyError, TypeError):
             raise DamagedEntry("manifest truncated or damaged (not the expected JSON)") from None
-        if not isinstance(body, dict) or hashlib.sha256(_canonical(body)).hexdigest() != digest:
+        if not isinstance(body, dict) or hashlib.sha256(_canonical(body)).hexdigest() != digest \
+                or _manifest_bytes(doc) != raw:          # any byte changed (also between the JSON tokens)
             raise DamagedEntry("manifest checksum mismatch: damaged")
         if body.get("format") != STORE_FORMAT:
             raise DamagedEntry(f"another cache format ({body.get('format')!r})")
@@ -379,8 +385,7 @@ class SetupStore:
             body = {"format": STORE_FORMAT, "kind": kind, "key": key, "tmsfield_version": __version__,
                     "description": str(description), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "meta": meta or {}, "arrays": items, "size_bytes": int(sum(i["file_bytes"] for i in items))}
-            doc = json.dumps({"manifest": body, "sha256": hashlib.sha256(_canonical(body)).hexdigest()},
-                             allow_nan=False, indent=1).encode()
+            doc = _manifest_bytes({"manifest": body, "sha256": hashlib.sha256(_canonical(body)).hexdigest()})
             with open(tmp / "manifest.json", "wb") as fh:
                 fh.write(doc)
                 fh.flush()
