@@ -82,7 +82,7 @@ def _summary(res, path):
         f"coil     centre ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm, handle {res['handle_angle_deg']:.0f} deg from "
         f"the posterior midline (positive = lateral), gap {res['gap_mm']:.1f} mm",
         f"E-field  {res['efield_at_target_v_per_m_per_a_per_us']:.3f} V/m per A/us at the target ({t['quantity']}, "
-        f"ROI {t['roi_radius_mm']:g} mm)",
+        (f"ROI {t['roi_radius_mm']:g} mm)" if not t.get("map") else "map-weighted mean over the map's best cluster)"),
     ]
     for name, h in (res.get("heuristics") or {}).items():
         if "efield_at_target_v_per_m_per_a_per_us" in h:
