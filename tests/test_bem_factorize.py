@@ -30,9 +30,10 @@ def pair():
     return g, f
 
 
-def test_lu_solve_matches_gmres_and_meets_residual(pair):
+@pytest.mark.random
+def test_lu_solve_matches_gmres_and_meets_residual(pair, rng):
     g, f = pair
-    rng = np.random.default_rng(int(np.random.SeedSequence().entropy % 2**32))
+    rng = rng
     b = rng.normal(size=g.n_triangles)
     qg = g.solve_charges(b)
     qf = f.solve_charges(b)
@@ -48,9 +49,10 @@ def test_lu_solve_matches_gmres_and_meets_residual(pair):
     assert rel_l2(qf, qg) < 1e-6
 
 
-def test_lu_adjoint_reciprocal_fields_match_gmres(pair):
+@pytest.mark.random
+def test_lu_adjoint_reciprocal_fields_match_gmres(pair, rng):
     g, f = pair
-    rng = np.random.default_rng(int(np.random.SeedSequence().entropy % 2**32))
+    rng = rng
     d = rng.normal(size=(6, 3))
     pts = 40.0 * d / np.linalg.norm(d, axis=1, keepdims=True)
     w = rng.normal(size=(3, 6, 3))
@@ -65,11 +67,12 @@ def test_lu_adjoint_reciprocal_fields_match_gmres(pair):
     assert rel_l2(h1, hf[1]) < 1e-9
 
 
-def test_lu_efield_matches_analytic_sphere():
+@pytest.mark.random
+def test_lu_efield_matches_analytic_sphere(rng):
     """One shell (5120 triangles) factorised at the default tol: within the GMRES path's 1 % bound."""
     solver = EFieldSolver([icosphere(85.0, subdivisions=4, name="scalp")], factorize="lazy", fast_placements=False)
     assert not solver.factorized
-    rng = np.random.default_rng(int(np.random.SeedSequence().entropy % 2**32))
+    rng = rng
     coil = dipole_fig8()
     pose, z = random_pose(rng, 10.0)
     pts = np.concatenate([OBS, np.linspace(0.0, 75.0, 31)[:, None] * z])
@@ -78,7 +81,8 @@ def test_lu_efield_matches_analytic_sphere():
     assert rel_l2(e, SphereModel(85.0).efield(coil, pts, pose)) < 0.01
 
 
-def test_stalled_refinement_falls_back_to_gmres():
+@pytest.mark.random
+def test_stalled_refinement_falls_back_to_gmres(rng):
     """Factors of a different matrix (M + 2I) refine slowly: GMRES must finish, to the same answer."""
     import scipy.linalg as sla
     s = [icosphere(85.0, 2, name="scalp")]

@@ -17,9 +17,9 @@ def _random_triangles(rng, n):
     return np.ascontiguousarray(v)
 
 
-def test_exact_triangle_field_matches_brute_force_quadrature():
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_exact_triangle_field_matches_brute_force_quadrature(rng, test_seed):
+    seed = test_seed
     for _ in range(5):
         v0, v1, v2 = rng.normal(size=(3, 3))
         n = np.cross(v1 - v0, v2 - v0)
@@ -50,9 +50,9 @@ def test_field_integral_is_half_jump_across_the_triangle():
     assert np.isclose(f[0, 2] - f[1, 2], 4 * np.pi, rtol=1e-6)
 
 
-def test_numba_kernels_match_numpy_references():
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_numba_kernels_match_numpy_references(rng, test_seed):
+    seed = test_seed
     tv = _random_triangles(rng, 30)
     cen = np.ascontiguousarray(tv.mean(axis=1))
     cr = np.cross(tv[:, 1] - tv[:, 0], tv[:, 2] - tv[:, 0])
@@ -108,10 +108,10 @@ def test_numba_kernels_match_numpy_references():
                        ref.near_solid_angle_corrections(pts, pi, pj, tv, cen, area, nrm)), seed
 
 
-def test_observation_averaged_entries_match_a_numpy_quadrature():
+@pytest.mark.random
+def test_observation_averaged_entries_match_a_numpy_quadrature(rng, test_seed):
     from tmsfield.kernels.triangle_integrals import collapsed_gauss_rule as _collapsed_gauss
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     tv = _random_triangles(rng, 6)
     cen = np.ascontiguousarray(tv.mean(axis=1))
     cr = np.cross(tv[:, 1] - tv[:, 0], tv[:, 2] - tv[:, 0])
@@ -132,10 +132,10 @@ def test_observation_averaged_entries_match_a_numpy_quadrature():
         assert np.isclose(got[k], expect, rtol=1e-10, atol=1e-12), seed
 
 
-def test_fmm_normalisation_and_agreement_with_direct_sum():
+@pytest.mark.random
+def test_fmm_normalisation_and_agreement_with_direct_sum(rng, test_seed):
     assert _fmm_normalisation() in (1.0, 1.0 / (4 * np.pi))
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     src = rng.normal(size=(3000, 3)) * 40
     tgt = rng.normal(size=(500, 3)) * 40
     w = rng.normal(size=3000)
@@ -156,11 +156,11 @@ def test_fmm_normalisation_and_agreement_with_direct_sum():
     assert np.linalg.norm(c1 - c2) <= 1e-7 * np.linalg.norm(c1), seed
 
 
-def test_dense_matrix_equals_the_matrix_free_operator_and_its_adjoint():
+@pytest.mark.random
+def test_dense_matrix_equals_the_matrix_free_operator_and_its_adjoint(rng, test_seed):
     from tmsfield.head.sphere_mesh import icosphere
     from tmsfield.solver.bem import EFieldSolver
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     solver = EFieldSolver([icosphere(95.0, subdivisions=2, name="scalp"), icosphere(85.0, subdivisions=2, name="in")],
                           [0.465, 0.010])
     m = solver.dense_matrix()

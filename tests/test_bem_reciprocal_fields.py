@@ -20,9 +20,9 @@ def _shell_points(rng, n, r_lo, r_hi):
     return u * rng.uniform(r_lo, r_hi, size=(n, 1))
 
 
-def test_stacked_functionals_equal_separate_calls(two_shell):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_stacked_functionals_equal_separate_calls(two_shell, rng, test_seed):
+    seed = test_seed
     roi = rng.normal(size=(12, 3)) * 5 + [0, 0, 60]
     ws = rng.normal(size=(3, 12, 3))
     ev = _shell_points(rng, 40, 100, 130)
@@ -34,12 +34,12 @@ def test_stacked_functionals_equal_separate_calls(two_shell):
                                    err_msg=f"functional {k} (seed {seed})")
 
 
-def test_fmm_far_field_equals_direct_sum(two_shell):
+@pytest.mark.random
+def test_fmm_far_field_equals_direct_sum(two_shell, rng, test_seed):
     # the Biot–Savart-type sum h_k(t) = Σ_j ((s_j − t) × a_kj)/|s_j − t|³ for 3 stacked vector densities:
     # FMM (nd = 9 Laplace densities, gradients at targets) vs the numba direct sum, on a case big enough
     # for the FMM tree to split (surface-like sources with cancelling vectors, targets outside)
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     src = _shell_points(rng, 20000, 60, 95)
     vec = rng.normal(size=(3, src.shape[0], 3))
     tgt = _shell_points(rng, 3000, 100, 140)

@@ -49,9 +49,9 @@ def coil():
 OBS = icosphere(70.0, subdivisions=3).vertices
 
 
-def test_one_shell_5k_matches_analytic_sphere_within_1_percent(one_shell, coil):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_one_shell_5k_matches_analytic_sphere_within_1_percent(one_shell, coil, rng, test_seed):
+    seed = test_seed
     sphere = SphereModel(85.0)
     for _ in range(2):
         pose, z = random_pose(rng, 10.0)
@@ -67,9 +67,9 @@ def test_one_shell_5k_matches_analytic_sphere_within_1_percent(one_shell, coil):
         assert info.residual <= one_shell.tol and info.iterations > 0
 
 
-def test_wire_coil_matches_analytic_sphere(one_shell):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_wire_coil_matches_analytic_sphere(one_shell, rng, test_seed):
+    seed = test_seed
     coil = tmsfield.load_coil("fig8_70mm")
     pose, _ = random_pose(rng, 10.0)
     e = one_shell.efield(coil, OBS, pose)
@@ -77,11 +77,11 @@ def test_wire_coil_matches_analytic_sphere(one_shell):
     assert rel_l2(e, ea) <= 0.01, f"{rel_l2(e, ea):.4f} (seed {seed})"
 
 
-def test_error_falls_under_refinement_at_first_order(one_shell, coil):
+@pytest.mark.random
+def test_error_falls_under_refinement_at_first_order(one_shell, coil, rng, test_seed):
     # Piecewise-constant charges on flat facets: the error is O(h) (h = edge length); one
     # icosphere subdivision halves h, so the error must fall by clearly more than 1.5x.
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     coarse = EFieldSolver([icosphere(85.0, subdivisions=3, name="scalp")])
     pose, _ = random_pose(rng, 10.0)
     ea = SphereModel(85.0).efield(coil, OBS, pose)
@@ -90,10 +90,10 @@ def test_error_falls_under_refinement_at_first_order(one_shell, coil):
     assert e_fine < e_coarse / 1.5, f"coarse {e_coarse:.4f}, fine {e_fine:.4f} (seed {seed})"
 
 
-def test_three_shells_realistic_conductivities_match_sphere(coil):
+@pytest.mark.random
+def test_three_shells_realistic_conductivities_match_sphere(coil, rng, test_seed):
     # exact answer is the same as for one shell (independent of the radial conductivity profile)
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     # the scalp (air contrast K = 1) carries most of the secondary field: it gets the finer mesh
     surfs = [icosphere(95.0, subdivisions=4, name="scalp"), icosphere(90.0, subdivisions=3, name="skull_outer"),
              icosphere(85.0, subdivisions=3, name="skull_inner")]
@@ -104,11 +104,11 @@ def test_three_shells_realistic_conductivities_match_sphere(coil):
     assert rel_l2(e, ea) <= 0.01, f"{rel_l2(e, ea):.4f}, gmres {solver.last_solve_info} (seed {seed})"
 
 
-def test_total_field_is_tangential_near_the_outer_boundary(one_shell, coil):
+@pytest.mark.random
+def test_total_field_is_tangential_near_the_outer_boundary(one_shell, coil, rng, test_seed):
     # In a sphere the total field has no radial component anywhere; at the boundary this is
     # the no-current-into-air condition E·n = 0. Check 1 mm under the surface, away from centroids.
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     pose, z = random_pose(rng, 10.0)
     u = rng.normal(size=(300, 3)) * 0.4 + z
     u /= np.linalg.norm(u, axis=1, keepdims=True)
@@ -122,9 +122,9 @@ def test_total_field_is_tangential_near_the_outer_boundary(one_shell, coil):
     assert np.linalg.norm(np.einsum("ij,ij->i", ep, u)) / np.linalg.norm(ep) > 5 * ratio
 
 
-def test_secondary_field_is_curl_free(one_shell, coil):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_secondary_field_is_curl_free(one_shell, coil, rng, test_seed):
+    seed = test_seed
     pose, z = random_pose(rng, 10.0)
     q = one_shell.solve_charges(one_shell.primary_normal_field(coil, pose))
     # away from the switch between exact and one-point integrals (near_factor × edge ≈ 20 mm from
@@ -148,20 +148,21 @@ def test_secondary_field_is_curl_free(one_shell, coil):
     assert ratio < 1e-4, f"|curl E_s| / |grad E_s| = {ratio:.2e} (seed {seed})"
 
 
+@pytest.mark.random
 @pytest.mark.shared
-def test_simnibs_sphere3_msh_within_2_percent(shared_simnibs, coil):
+def test_simnibs_sphere3_msh_within_2_percent(shared_simnibs, coil, rng, test_seed):
     from tmsfield.head.io_msh import read_msh_surfaces
     surfs = read_msh_surfaces(shared_simnibs / "meshes" / "sphere3.msh")
     solver = EFieldSolver([surfs[1005], surfs[1004], surfs[1003]], [0.465, 0.010, 0.275])
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     pose, _ = random_pose(rng, 10.0, radius_mm=95.0)
     e = solver.efield(coil, OBS, pose)
     ea = SphereModel(95.0).efield(coil, OBS, pose)
     assert rel_l2(e, ea) <= 0.02, f"{rel_l2(e, ea):.4f} (seed {seed})"
 
 
-def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell):
+@pytest.mark.random
+def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell, rng, test_seed):
     # same semantics as SphereModel.reciprocal_field: F = Σ_i m_i·h(r_i) for F = Σ_j w_j·E(p_j).
     # h is exact for the discrete model (test_bem_reciprocity_fast); against the sphere it carries the
     # discretisation error of a 5k mesh with dipoles 15 mm off the surface. That error lives in the
@@ -169,8 +170,7 @@ def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell):
     # radial component, so for weights with radial components the total h is a difference of nearly
     # equal primary and secondary parts and an error relative to it can be large (up to 7.7 % for the
     # same mesh error, 150 seeds), while relative to the secondary part it was at most 1.4 %.
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     roi = rng.normal(size=(15, 3)) * 4 + [0, 0, 65]
     w = rng.normal(size=(15, 3))
     u = rng.normal(size=(40, 3)) * 0.3 + [0, 0, 1]

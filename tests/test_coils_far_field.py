@@ -31,9 +31,9 @@ def round_fit():
     return coil, far_field_surrogate(coil, distance_mm=15.0, tol=1e-3)
 
 
-def test_bound_holds_at_fresh_random_points_farther_out(round_fit):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_bound_holds_at_fresh_random_points_farther_out(round_fit, rng, test_seed):
+    seed = test_seed
     coil, sur = round_fit
     assert sur.max_error <= 1e-3 and sur.n_dipoles <= coil.n_dipoles / 2
     # a random rigid pose: the surrogate moves with the coil
@@ -61,13 +61,13 @@ def test_points_inside_the_grown_box_are_not_far(round_fit):
     assert sur.is_far(np.array([below, farther])).tolist() == [False, True]
 
 
+@pytest.mark.random
 @pytest.mark.skipif(not MAGSTIM.is_file(), reason=f"SimNIBS reference coil not found at {MAGSTIM} (../shared absent)")
-def test_magstim_surrogate_size_and_error():
+def test_magstim_surrogate_size_and_error(rng):
     coil = tmsfield.load_coil(str(MAGSTIM))
     sur = far_field_surrogate(coil)                        # defaults: 15 mm, bound 5e-4
     assert sur.max_error <= 5e-4
     assert sur.n_dipoles <= 500                            # measured 462 of 2,712 (docstring)
-    rng = np.random.default_rng()
     pts = _random_far_points(sur, rng, 2000)
     full = tmsfield.vector_potential(coil, pts)
     err = np.abs(sur.vector_potential(pts) - full).max()
@@ -84,12 +84,12 @@ def test_refusals():
         far_field_surrogate(small, distance_mm=-1.0)
 
 
-def test_wire_coil_leads_are_split_off_and_the_cut_is_closed_exactly():
+@pytest.mark.random
+def test_wire_coil_leads_are_split_off_and_the_cut_is_closed_exactly(rng, test_seed):
     # fig8_70mm's leads run 120 mm up the handle: they stay exact ("rest") and the cut core is
     # closed through a hub, so core + rest is the coil to rounding and the core is dipole-representable.
     from tmsfield.coils.far_field import _split_core
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     coil = tmsfield.load_coil("fig8_70mm")
     core, rest = _split_core(coil)
     assert rest is not None and 0 < rest.n_segments < 10

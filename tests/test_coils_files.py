@@ -12,13 +12,10 @@ from tmsfield.errors import CoilError, CoilFileError
 from tmsfield.kernels import magnetic_field, vector_potential
 
 
-def _seed():
-    return int(np.random.SeedSequence().entropy % 2**32)
 
-
-def test_ccd_round_trip_is_lossless(tmp_path):
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_ccd_round_trip_is_lossless(tmp_path, rng, test_seed):
+    seed = test_seed
     n = int(rng.integers(1, 500))
     coil = Coil.from_dipoles(rng.normal(size=(n, 3)) * 50, rng.normal(size=(n, 3)) * 1e-4, name="rt",
                              max_didt_a_per_us=float(rng.uniform(50, 200)), metadata={"brand": "X", "stimulator": "Y Z"})
@@ -43,12 +40,12 @@ def test_real_ccd_files_read_and_rewrite(shared_simnibs, tmp_path):
     np.testing.assert_allclose(b, a, rtol=2.3e-16, atol=0)     # file -> mm -> file: within 1 ulp
 
 
-def test_magstim_ccd_reproduces_the_simnibs_a_grid(shared_simnibs):
+@pytest.mark.random
+def test_magstim_ccd_reproduces_the_simnibs_a_grid(shared_simnibs, rng, test_seed):
     nib = pytest.importorskip("nibabel")
     img = nib.load(shared_simnibs / "coils" / "Magstim_70mm_Fig8.nii.gz")
     data = np.asarray(img.dataobj, dtype=np.float64)
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     shape = data.shape[:3]
     ijk = np.column_stack([rng.integers(0, s, 40000) for s in shape])
     ijk[0] = np.unravel_index(np.argmax(np.linalg.norm(data, axis=3)), shape)   # include the peak
@@ -106,9 +103,9 @@ def test_tcd_two_stimulator_example(shared_simnibs):
         load_coil(path, stimulator=5)
 
 
-def test_tcd_lists_and_base64_give_the_same_coil_and_match_exact_segments(tmp_path):
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_tcd_lists_and_base64_give_the_same_coil_and_match_exact_segments(tmp_path, rng, test_seed):
+    seed = test_seed
     t = np.linspace(0, 2 * np.pi, 41)
     loop = np.column_stack([30 * np.cos(t), 30 * np.sin(t), -5 + 0 * t])
     loop[-1] = loop[0]

@@ -8,9 +8,6 @@ from tmsfield.errors import CoilError
 from tmsfield.kernels import magnetic_field, vector_potential
 
 
-def _seed():
-    return int(np.random.SeedSequence().entropy % 2**32)
-
 
 @pytest.mark.parametrize("name", ["fig8_70mm", "round_90mm", "butterfly_b65"])
 def test_builtin_coils_are_documented_closed_circuits(name):
@@ -68,10 +65,10 @@ def test_butterfly_matches_drakaki_model_near_the_centre(shared_simnibs):
     np.testing.assert_allclose(vector_potential(ours, pts)[:, 1], vector_potential(ref, pts)[:, 1], rtol=0.1)
 
 
+@pytest.mark.random
 @pytest.mark.parametrize("name", ["fig8_70mm", "round_90mm", "butterfly_b65"])
-def test_dipole_equivalent_matches_wire_field_to_one_percent_beyond_15_mm(name):
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+def test_dipole_equivalent_matches_wire_field_to_one_percent_beyond_15_mm(name, rng, test_seed):
+    seed = test_seed
     coil = load_coil(name)
     dip = coil.to_dipoles()
     assert not dip.has_wires and dip.max_didt_a_per_us == coil.max_didt_a_per_us

@@ -9,10 +9,10 @@ import pytest
 from tmsfield.coils.numpy_pickle import array_from_numpy_pickle
 
 
+@pytest.mark.random
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
-def test_random_arrays_round_trip(protocol):
-    seed = np.random.SeedSequence().entropy
-    rng = np.random.default_rng(seed)
+def test_random_arrays_round_trip(protocol, rng, test_seed):
+    seed = test_seed
     shape = tuple(rng.integers(1, 6, size=rng.integers(1, 5)))
     for a in (rng.normal(size=shape), np.asfortranarray(rng.normal(size=shape)),
               rng.normal(size=shape).astype(">f8"), rng.normal(size=shape).astype(np.float32),

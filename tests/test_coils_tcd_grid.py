@@ -67,9 +67,9 @@ def _rigid_pose(rng):
     return m
 
 
-def test_grid_A_reads_back_and_converges_at_second_order(tmp_path):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_grid_A_reads_back_and_converges_at_second_order(tmp_path, rng, test_seed):
+    seed = test_seed
     ref = _dipole_coil(rng)
     a1, aff1 = _grid(ref, H_COARSE)
     a2, aff2 = _grid(ref, H_COARSE / 2)
@@ -97,9 +97,9 @@ def test_grid_A_reads_back_and_converges_at_second_order(tmp_path):
                                -50e6 * tmsfield.vector_potential(c2, pts[:5]), rtol=1e-14)
 
 
-def test_grid_B_is_curl_of_A_and_converges(tmp_path):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_grid_B_is_curl_of_A_and_converges(tmp_path, rng, test_seed):
+    seed = test_seed
     ref = _dipole_coil(rng)
     errs = []
     pts = _interior_points(rng, 2000)
@@ -121,9 +121,9 @@ def test_grid_B_is_curl_of_A_and_converges(tmp_path):
         tmsfield.magnetic_field(tiny, [[0.5, 0.5, 0.5]])
 
 
-def test_pose_rotates_grid_with_coil_and_outside_is_zero(tmp_path):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_pose_rotates_grid_with_coil_and_outside_is_zero(tmp_path, rng, test_seed):
+    seed = test_seed
     ref = _dipole_coil(rng)
     a, aff = _grid(ref, H_COARSE / 2)
     grid = tmsfield.load_coil(_write_tcd(tmp_path / "g.tcd", [_grid_element(_b64_pickle(a), aff)]))
@@ -213,10 +213,10 @@ def test_deformation_initial_is_read_from_deform_range_list(tmp_path):
         tmsfield.load_coil(bad)
 
 
-def test_magstim_nifti_grid_as_tcd_matches_ccd_dipoles(tmp_path, shared_simnibs):
+@pytest.mark.random
+def test_magstim_nifti_grid_as_tcd_matches_ccd_dipoles(tmp_path, shared_simnibs, rng, test_seed):
     nib = pytest.importorskip("nibabel")
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     img = nib.load(shared_simnibs / "coils" / "Magstim_70mm_Fig8.nii.gz")
     a = np.asarray(img.dataobj)
     assert a.ndim == 4 and a.shape[3] == 3

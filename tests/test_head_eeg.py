@@ -22,9 +22,10 @@ def _on_sphere(r, azimuth_deg, elevation_deg):
     return r * np.array([np.cos(e) * np.sin(a), np.cos(e) * np.cos(a), np.sin(e)])
 
 
-def test_sphere_positions_match_the_spherical_10_10_angles():
-    seed = int(np.random.default_rng().integers(1 << 31))
-    r, c, scalp, lm = _sphere_head(np.random.default_rng(seed))
+@pytest.mark.random
+def test_sphere_positions_match_the_spherical_10_10_angles(rng, test_seed):
+    seed = test_seed
+    r, c, scalp, lm = _sphere_head(rng)
     pos = Head.from_surfaces([scalp, icosphere(0.8 * r, 3, c, name="brain")], landmarks=lm).eeg_positions()
     # on a sphere: midline/coronal at 18° steps from the landmarks; circumference at 18° elevation
     expected = {
@@ -47,8 +48,8 @@ def test_sphere_positions_match_the_spherical_10_10_angles():
         assert np.linalg.norm(pos[left] - c - mirrored) < 0.02 * r, (left, seed)
 
 
-def test_required_names_and_10_20_subset():
-    rng = np.random.default_rng()
+@pytest.mark.random
+def test_required_names_and_10_20_subset(rng):
     r, c, scalp, lm = _sphere_head(rng)
     pos = eeg_positions(scalp, lm)
     for name in ("Fp1", "Fpz", "Fz", "F3", "F4", "F5", "F7", "AF3", "Cz", "C3", "C4", "T7", "T8", "Pz", "Oz"):
@@ -61,8 +62,8 @@ def test_required_names_and_10_20_subset():
         Head.from_surfaces([scalp, icosphere(0.8 * r, 2, c, name="brain")]).eeg_positions()
 
 
-def test_arc_length_and_closest_point():
-    rng = np.random.default_rng()
+@pytest.mark.random
+def test_arc_length_and_closest_point(rng):
     r = rng.uniform(50, 100)
     s = icosphere(r, 5)
     arc = scalp_arc(s, [0, r, 0], [0, -r, 0], [0, 0, r])

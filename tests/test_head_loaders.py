@@ -9,10 +9,6 @@ from tmsfield.head import (Head, Surface, icosphere, load_head, read_freesurfer_
                            write_freesurfer_surface, write_gifti_surface)
 
 
-def _rng():
-    seed = int(np.random.default_rng().integers(1 << 31))
-    return seed, np.random.default_rng(seed)
-
 
 def _random_surface(rng, radius, sub=2, name="s"):
     s = icosphere(radius, sub, rng.normal(size=3) * 2, name=name)
@@ -21,8 +17,9 @@ def _random_surface(rng, radius, sub=2, name="s"):
     return Surface(v, s.triangles, name)
 
 
-def test_freesurfer_surface_written_by_nibabel_round_trips(tmp_path):
-    seed, rng = _rng()
+@pytest.mark.random
+def test_freesurfer_surface_written_by_nibabel_round_trips(tmp_path, rng, test_seed):
+    seed = test_seed
     s = _random_surface(rng, rng.uniform(60, 100))
     p = tmp_path / "lh.pial"
     nib.freesurfer.write_geometry(str(p), s.vertices, s.triangles.astype(np.int32))
@@ -36,8 +33,9 @@ def test_freesurfer_surface_written_by_nibabel_round_trips(tmp_path):
     assert np.array_equal(again[1], back.triangles)
 
 
-def test_gifti_surface_written_by_nibabel_round_trips(tmp_path):
-    seed, rng = _rng()
+@pytest.mark.random
+def test_gifti_surface_written_by_nibabel_round_trips(tmp_path, rng, test_seed):
+    seed = test_seed
     s = _random_surface(rng, rng.uniform(60, 100))
     img = nib.gifti.GiftiImage(darrays=[
         nib.gifti.GiftiDataArray(s.vertices.astype(np.float32), intent="NIFTI_INTENT_POINTSET"),
@@ -73,8 +71,9 @@ def _write_bem_folder(folder, radii, writer="fs", scale=1.0, xfm=None):
             f"MNI Transform File\nTransform_Type = Linear;\nLinear_Transform =\n{rows};\n")
 
 
-def test_load_head_from_mne_bem_folder_with_talairach(tmp_path):
-    seed, rng = _rng()
+@pytest.mark.random
+def test_load_head_from_mne_bem_folder_with_talairach(tmp_path, rng, test_seed):
+    seed = test_seed
     r = np.sort(rng.uniform(70, 100, 3))[::-1] + [6, 3, 0]
     xfm = np.eye(4)
     xfm[:3, 3] = rng.uniform(-5, 5, 3)
@@ -159,8 +158,9 @@ def test_holes_flips_nesting_and_landmarks_are_refused():
         Head.from_surfaces([scalp, brain], landmarks={"nose": [0, 95, 0]})
 
 
-def test_freesurfer_subject_cortex_is_mid_thickness_with_sulc(tmp_path):
-    seed, rng = _rng()
+@pytest.mark.random
+def test_freesurfer_subject_cortex_is_mid_thickness_with_sulc(tmp_path, rng, test_seed):
+    seed = test_seed
     subj = tmp_path / "bert"
     _write_bem_folder(subj, [95, 90, 85])
     (subj / "surf").mkdir()

@@ -24,11 +24,10 @@ def test_sphere3_shells_have_simnibs_radii_and_outward_normals(shared_simnibs):
         assert 0.98 < vol / (4 / 3 * np.pi * radius ** 3) < 1.0, (tag, vol)
 
 
+@pytest.mark.random
 @pytest.mark.parametrize("binary", [True, False])
-def test_round_trip_random_shells(tmp_path, binary):
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+def test_round_trip_random_shells(tmp_path, binary, rng, test_seed):
+    seed = test_seed
     centre = rng.normal(size=3) * 10
     shells = {1005: icosphere(rng.uniform(90, 100), 2, centre), 1003: icosphere(rng.uniform(70, 80), 1, centre)}
     p = tmp_path / "x.msh"

@@ -30,7 +30,7 @@ PUBLISHED_MNI_SCALP = {
 # Jurcak V, Tsuzuki D & Dan I (2007) NeuroImage 34:1600-1611 computed on SimNIBS' MNI152 head; SimNIBS warps it to
 # every subject. Its nasion/inion/LPA/RPA are not ours, so it also tests the landmarks. (mm, MNI152; measured
 # 2026-11-28: F3 2.3 mm, Cz 3.0 mm from head.eeg_positions() on "mni152"; 2.1 / 3.0 mm on "mni152_coarse".
-# MNE's fsaverage_1005 F3 lies on the smaller fsaverage head, 9.6 mm from ours, so it is not a reference here.)
+# MNE's fsaverage_1005 F3 is 9.6 mm from ours because it uses other landmarks: tests/test_head_eeg_mne.py.)
 PUBLISHED_MNI152_UI_1010 = {
     "F3": (-49.0956, 52.4537, 39.2769),
     "Cz": (0.0365, -8.2215, 97.3452),

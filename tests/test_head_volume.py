@@ -23,9 +23,9 @@ def _labelled_spheres(rng, radii, voxel, shape):
     return labels, affine, centre
 
 
-def test_labelled_spheres_give_surfaces_within_half_a_mm_that_pass_the_mesh_check(tmp_path):
-    seed = int(np.random.default_rng().integers(1 << 31))
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_labelled_spheres_give_surfaces_within_half_a_mm_that_pass_the_mesh_check(tmp_path, rng, test_seed):
+    seed = test_seed
     radii = np.array([rng.uniform(62, 66), rng.uniform(55, 58), rng.uniform(46, 50)])
     labels, affine, centre = _labelled_spheres(rng, radii, voxel=(1.0, 1.1, 0.9), shape=(144, 130, 160))
     path = tmp_path / "final_tissues.nii"
@@ -46,8 +46,8 @@ def test_labelled_spheres_give_surfaces_within_half_a_mm_that_pass_the_mesh_chec
     assert edges[0] > edges[1] > edges[2] > 2.0, edges   # default 5 / 4 / 3 mm
 
 
-def test_user_mapping_and_array_input():
-    rng = np.random.default_rng()
+@pytest.mark.random
+def test_user_mapping_and_array_input(rng):
     g = np.indices((70, 70, 70)) - 34.5
     r = np.sqrt((g ** 2).sum(0)) * 2.0
     lab = np.select([r < 40, r < 52, r < 62], [7, 8, 9], 0)

@@ -27,9 +27,6 @@ from tmsfield.kernels.biot_savart_reference import (
 MU0 = 4e-7 * np.pi
 
 
-def _seed():
-    return int(np.random.SeedSequence().entropy % 2**32)
-
 
 # ----------------------------------------------------------------------------- circular loop
 def loop_fields_closed_form(radius, points):
@@ -51,10 +48,10 @@ def loop_fields_closed_form(radius, points):
     return A, B
 
 
+@pytest.mark.random
 @pytest.mark.parametrize("which", ["A", "B"])
-def test_polygon_loop_converges_to_elliptic_closed_form_at_second_order(which):
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+def test_polygon_loop_converges_to_elliptic_closed_form_at_second_order(which, rng, test_seed):
+    seed = test_seed
     radius = 0.04
     n = 400
     rho = rng.uniform(0.2, 2.0, n) * radius
@@ -94,9 +91,9 @@ def _quadrature(a, b, pts, n_panels=400, order=20):
     return A, B
 
 
-def test_segment_closed_forms_match_gauss_legendre_quadrature_including_half_mm_from_wire():
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_segment_closed_forms_match_gauss_legendre_quadrature_including_half_mm_from_wire(rng, test_seed):
+    seed = test_seed
     for _ in range(5):
         a = rng.normal(size=3) * 0.02
         b = a + rng.normal(size=3) * 0.01
@@ -129,9 +126,9 @@ def test_points_on_the_wire_and_its_extension_stay_finite():
 
 
 # ----------------------------------------------------------------------------- numba vs numpy
-def test_numba_kernels_match_numpy_reference_on_random_sources():
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_numba_kernels_match_numpy_reference_on_random_sources(rng, test_seed):
+    seed = test_seed
     m, d, n = int(rng.integers(1, 300)), int(rng.integers(1, 300)), int(rng.integers(1, 1000))
     # polyline-like segments (exercise the shared-node reuse) plus random loose ones
     nodes = np.cumsum(rng.normal(size=(m + 1, 3)) * 0.005, axis=0)
@@ -149,18 +146,19 @@ def test_numba_kernels_match_numpy_reference_on_random_sources():
         assert np.abs(got - ref).max() <= 1e-11 * np.abs(ref).max(), f"seed {seed}"
 
 
-def test_fast_log_matches_numpy_log():
-    seed = _seed()
-    x = np.exp(np.random.default_rng(seed).uniform(-600, 600, 20000))
+@pytest.mark.random
+def test_fast_log_matches_numpy_log(rng, test_seed):
+    seed = test_seed
+    x = np.exp(rng.uniform(-600, 600, 20000))
     x[:3] = [1.0, np.nextafter(1.0, 2.0), 2.0]
     got = np.array([fast_log(v) for v in x[:2000]])
     np.testing.assert_allclose(got, np.log(x[:2000]), rtol=4e-16, atol=4e-16, err_msg=f"seed {seed}")
 
 
 # ----------------------------------------------------------------------------- Maxwell checks
-def test_curl_a_equals_b_and_div_b_vanishes():
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_curl_a_equals_b_and_div_b_vanishes(rng, test_seed):
+    seed = test_seed
     dpos = rng.normal(size=(5, 3)) * 20
     dpos[:, 2] = -10 - np.abs(dpos[:, 2])                      # above the coil, away from the points
     coil = Coil.from_dipoles(dpos, rng.normal(size=(5, 3)) * 1e-3)
@@ -202,9 +200,9 @@ def _random_pose(rng):
     return m
 
 
-def test_moving_the_coil_equals_moving_the_points_back():
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_moving_the_coil_equals_moving_the_points_back(rng, test_seed):
+    seed = test_seed
     wire = load_coil("round_90mm")
     dip = Coil.from_dipoles(rng.normal(size=(10, 3)) * 20, rng.normal(size=(10, 3)) * 1e-3)
     both = Coil(name="both", segment_start_mm=wire.segment_start_mm, segment_end_mm=wire.segment_end_mm,
@@ -269,13 +267,14 @@ def test_other_bad_arguments():
     assert issubclass(InputError, TmsfieldError) and issubclass(CoilError, ValueError)
 
 
-def test_atanh_series_is_within_a_few_ulp_of_the_true_value_on_its_range():
+@pytest.mark.random
+def test_atanh_series_is_within_a_few_ulp_of_the_true_value_on_its_range(rng, test_seed):
     from tmsfield.kernels._fast_log import atanh_series2
 
     if np.finfo(np.longdouble).nmant < 60:
         pytest.skip("no extended-precision long double here to compute the true atanh")
-    seed = _seed()
-    e = np.random.default_rng(seed).uniform(0, 0.1716, 2000)
+    seed = test_seed
+    e = rng.uniform(0, 0.1716, 2000)
     got = np.array([atanh_series2(v) for v in e])
     # the truth in long double (64-bit or 113-bit mantissa), not numpy's float64 arctanh: that is itself up
     # to 1.6 ulp off on this project's AMD EPYC machines (AVX2; measured, 300,000 draws), so comparing with
@@ -286,10 +285,10 @@ def test_atanh_series_is_within_a_few_ulp_of_the_true_value_on_its_range():
     assert ulps.max() <= 3.0, f"{float(ulps.max()):.2f} ulp at eps={e[ulps.argmax()]!r} (seed {seed})"
 
 
-def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switch():
+@pytest.mark.random
+def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switch(rng, test_seed):
     """Points at 2.5..4 segment lengths: blocks take the series path or the log path."""
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     s = np.array([[0.0, 0, 0]])
     e = np.array([[0.004, 0, 0]])
     d = rng.uniform(0.010, 0.016, 3000)
@@ -300,10 +299,10 @@ def test_far_and_near_paths_agree_with_reference_for_blocks_straddling_the_switc
     np.testing.assert_allclose(got, ref, rtol=1e-13, err_msg=f"seed {seed}")
 
 
-def test_single_precision_dipole_kernel_matches_reference_to_float32_accuracy():
+@pytest.mark.random
+def test_single_precision_dipole_kernel_matches_reference_to_float32_accuracy(rng, test_seed):
     from tmsfield.kernels import DipoleSources
-    seed = _seed()
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     d, n = int(rng.integers(1, 3000)), int(rng.integers(1, 3000))
     # coil-like: dipoles within ~10 cm of an arbitrary origin, points 5-150 mm away from them
     origin = rng.normal(size=3) * 0.2

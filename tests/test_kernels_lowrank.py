@@ -1,11 +1,12 @@
 import numpy as np
+import pytest
 
 from tmsfield.kernels.lowrank import matvec_f32
 
 
-def test_matvec_matches_numpy_on_random_shapes():
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_matvec_matches_numpy_on_random_shapes(rng, test_seed):
+    seed = test_seed
     n, k = int(rng.integers(1, 3000)), int(rng.integers(1, 800))
     a = rng.normal(size=(n, k)).astype(np.float32)
     x = rng.normal(size=k).astype(np.float32)

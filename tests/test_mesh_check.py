@@ -9,10 +9,6 @@ from tmsfield.kernels.winding_reference import winding_number_reference
 from tmsfield.solver.mesh_check import check_nested, check_surface, intersecting_triangle_pairs, winding_number
 
 
-def _seeded():
-    seed = int(np.random.default_rng().integers(1 << 31))
-    return seed, np.random.default_rng(seed)
-
 
 def _bumpy_sphere(rng, r=80.0, s=3, name="bumpy"):
     """Star-shaped, irregular but valid closed surface."""
@@ -38,8 +34,9 @@ def _tetra(offset, scale=20.0):
     return v, t
 
 
-def test_valid_surfaces_pass_unchanged():
-    seed, rng = _seeded()
+@pytest.mark.random
+def test_valid_surfaces_pass_unchanged(rng, test_seed):
+    seed = test_seed
     s = _bumpy_sphere(rng)
     out = check_surface(s)
     assert out is s, f"seed {seed}"
@@ -47,8 +44,9 @@ def test_valid_surfaces_pass_unchanged():
     assert [x.name for x in check_nested(shells)] == ["scalp", "skull", "brain"]
 
 
-def test_random_flips_repaired():
-    seed, rng = _seeded()
+@pytest.mark.random
+def test_random_flips_repaired(rng, test_seed):
+    seed = test_seed
     s = _bumpy_sphere(rng)
     t = s.triangles.copy()
     flip = rng.random(t.shape[0]) < 0.3
@@ -106,8 +104,9 @@ def test_degenerate_triangle():
         check_surface(Surface(v, s.triangles, name="deg"))
 
 
-def test_self_intersection():
-    seed, rng = _seeded()
+@pytest.mark.random
+def test_self_intersection(rng, test_seed):
+    seed = test_seed
     a = icosphere(25.0, 3)
     b = icosphere(25.0, 3, center_mm=rng.normal(size=3) * 3 + [30, 0, 0])
     s = Surface(np.vstack([a.vertices, b.vertices]), np.vstack([a.triangles, b.triangles + a.n_vertices]),
@@ -125,9 +124,9 @@ def test_self_intersection():
     assert check_surface(ok) is ok
 
 
-def test_dent_through_the_surface():
+@pytest.mark.random
+def test_dent_through_the_surface(rng):
     """Push a cap of vertices through the opposite side (random direction, jittered mesh): the fold is found."""
-    seed, rng = _seeded()
     s = icosphere(40.0, 4)
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
     v = s.vertices @ q.T + rng.normal(size=s.vertices.shape) * 0.2      # generic: no symmetry planes
@@ -145,8 +144,9 @@ def test_metres_and_micrometres():
         check_surface(icosphere(85000.0, 2, name="brain"))
 
 
-def test_crossing_shells():
-    seed, rng = _seeded()
+@pytest.mark.random
+def test_crossing_shells(rng, test_seed):
+    seed = test_seed
     outer, inner = nested_spheres([90, 85], 3, names=["skull_inner", "gm"])
     d = rng.normal(size=3)
     d *= 8.0 / np.linalg.norm(d)
@@ -164,8 +164,9 @@ def test_crossing_shells():
         check_nested([inner, outer])
 
 
-def test_winding_number_matches_exact_reference():
-    seed, rng = _seeded()
+@pytest.mark.random
+def test_winding_number_matches_exact_reference(rng, test_seed):
+    seed = test_seed
     s = _bumpy_sphere(rng, s=3)
     p = rng.normal(size=(300, 3)) * 50
     p = np.vstack([p, s.vertices[:50] * 0.99, s.vertices[:50] * 1.01])
@@ -185,9 +186,10 @@ def test_not_a_surface():
         check_nested([])
 
 
-def test_crossing_without_vertices_outside():
+@pytest.mark.random
+def test_crossing_without_vertices_outside(rng, test_seed):
     """An inward spike of the outer surface pierces a large inner face: no inner vertex sticks out."""
-    seed, rng = _seeded()
+    seed = test_seed
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
     inner = icosphere(60.0, 0, name="brain")
     inner = Surface(inner.vertices @ q.T, inner.triangles, name="brain")

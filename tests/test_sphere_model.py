@@ -90,10 +90,9 @@ def curl_div(J):
 
 
 # ---------------------------------------------------------------- kernels vs references
-def test_numba_kernels_match_numpy_references():
-    rng = np.random.default_rng()
-    seed = rng.integers(1 << 31)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_numba_kernels_match_numpy_references(rng, test_seed):
+    seed = test_seed
     x = random_inside(rng, 50, 0.085)
     R, m = random_dipoles(rng, 30, 0.09, 0.12)
     np.testing.assert_allclose(ksph.efield_dipoles(x, R, m), kref.efield_dipoles_reference(x, R, m, chunk=7),
@@ -116,11 +115,10 @@ def test_numba_kernels_match_numpy_references():
 
 
 # ---------------------------------------------------------------- dipoles: independent routes
-def test_dipole_closed_form_equals_poincare_quadrature_of_dipole_b():
+@pytest.mark.random
+def test_dipole_closed_form_equals_poincare_quadrature_of_dipole_b(rng, test_seed):
     """Heller & van Hulsteyn closed form == x × ∫ λ dB/dt(λx) dλ with the plain dipole B."""
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     sph = SphereModel(85.0, center_mm=rng.normal(size=3) * 10)
     c = np.asarray(sph.center_mm)
     pos, mom = random_dipoles(rng, 5, 95.0, 130.0, c)
@@ -137,12 +135,11 @@ def test_dipole_closed_form_equals_poincare_quadrature_of_dipole_b():
     assert err < 1e-9, f"seed {seed}: rel err {err:.2e}"
 
 
+@pytest.mark.random
 @pytest.mark.parametrize("kind", ["dipoles", "wires"])
-def test_curl_div_and_tangential_boundary(kind):
+def test_curl_div_and_tangential_boundary(kind, rng, test_seed):
     """curl E = -dB/dt (plain B), div E = 0 inside, E·r̂ = 0 everywhere: these fix E uniquely."""
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     c = rng.normal(size=3) * 5
     sph = SphereModel(85.0, center_mm=c)
     didt = rng.uniform(0.5, 3.0)
@@ -175,11 +172,10 @@ def test_curl_div_and_tangential_boundary(kind):
     assert np.abs(np.sum(es * r_hat, axis=1)).max() < 1e-9 * np.abs(es).max(), f"seed {seed}"
 
 
-def test_uniform_field_limit():
+@pytest.mark.random
+def test_uniform_field_limit(rng, test_seed):
     """Far dipole, small sphere: dB/dt is uniform, E = -½ dB/dt × r (Faraday)."""
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     pos, mom = random_dipoles(rng, 1, 5000.0, 5001.0)
     sph = SphereModel(1.0)
     pts = random_inside(rng, 10, 1.0)
@@ -191,11 +187,10 @@ def test_uniform_field_limit():
 
 
 # ---------------------------------------------------------------- wires
-def test_wire_loop_equals_its_dipole_sheet():
+@pytest.mark.random
+def test_wire_loop_equals_its_dipole_sheet(rng, test_seed):
     """A planar square loop == a uniform sheet of dipoles (I·dA n̂) over its area (Gauss product rule)."""
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     L = 30.0
     sq = np.array([[-L, -L, 0], [L, -L, 0], [L, L, 0], [-L, L, 0], [-L, -L, 0]]) / 2
     loop = Coil.from_wires([sq], name="square")
@@ -215,11 +210,10 @@ def test_wire_loop_equals_its_dipole_sheet():
     assert err < 1e-6, f"seed {seed}: rel err {err:.2e}"
 
 
-def test_wire_quadrature_converged():
+@pytest.mark.random
+def test_wire_quadrature_converged(rng, test_seed):
     """Adaptive λ-order vs a much finer rule, points up to the surface, wires 1 mm outside."""
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     coil = fig8_wire_coil()
     sph = SphereModel(85.0)
     pose = random_pose(rng, 88.0)                     # wire plane 2 mm behind the casing → 90 mm
@@ -234,10 +228,9 @@ def test_wire_quadrature_converged():
 
 
 # ---------------------------------------------------------------- reciprocal field, invariances
-def test_reciprocal_field_reproduces_functional():
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_reciprocal_field_reproduces_functional(rng, test_seed):
+    seed = test_seed
     sph = SphereModel(85.0, center_mm=rng.normal(size=3) * 20)
     c = np.asarray(sph.center_mm)
     pts = random_inside(rng, 60, 85.0, c)
@@ -251,10 +244,9 @@ def test_reciprocal_field_reproduces_functional():
         f"seed {seed}: {F_recip} vs {F_direct}"
 
 
-def test_translation_and_pose_invariance():
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_translation_and_pose_invariance(rng, test_seed):
+    seed = test_seed
     shift = rng.normal(size=3) * 30
     coil = fig8_wire_coil()
     pose = random_pose(rng, 96.0)
@@ -307,12 +299,11 @@ def test_bad_input():
         sph.reciprocal_field([[0, 0, 10.0]], [[1, 0, 0]], [[0, 0, 50.0]])
 
 
-def test_builtin_fig8_exact_route_matches_its_dipole_equivalent():
+@pytest.mark.random
+def test_builtin_fig8_exact_route_matches_its_dipole_equivalent(rng, test_seed):
     """Two independent routes for a real wire coil: exact wire route vs the coils package's dipole equivalent."""
     from tmsfield.coils import load_coil
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     coil = load_coil("fig8_70mm")
     dip = coil.to_dipoles()
     sph = SphereModel(85.0)

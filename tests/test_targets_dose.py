@@ -6,8 +6,8 @@ import pytest
 from tmsfield.targets.dose import dose_report, get_stimulator
 
 
-def test_dose_linear_and_inverse():
-    rng = np.random.default_rng()
+@pytest.mark.random
+def test_dose_linear_and_inverse(rng):
     e1, dmax, pct = rng.uniform(0.5, 2), rng.uniform(50, 200), rng.uniform(10, 100)
     _, d = dose_report(e1, max_didt_a_per_us=dmax, percent_output=pct)
     assert np.isclose(d["efield_at_target_v_per_m"], e1 * dmax * pct / 100)

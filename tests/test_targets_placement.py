@@ -21,11 +21,13 @@ def _random_upper_dir(rng):
     return v / np.linalg.norm(v)
 
 
-def test_pose_rigid_z_into_scalp_centre_at_gap(geo):
-    rng = np.random.default_rng()
-    seed = rng.integers(1 << 31)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_pose_rigid_z_into_scalp_centre_at_gap(geo, rng, test_seed):
+    seed = test_seed
     coil = fig8_dipole_coil()
+    v, t = geo.scalp.vertices, geo.scalp.triangles
+    e_max = np.linalg.norm(v[t] - v[np.roll(t, 1, axis=1)], axis=2).max()
+    spurious_depth = e_max ** 2 / (3 * R_SCALP)                     # 0.22 mm on this mesh
     for _ in range(4):
         d = _random_upper_dir(rng)
         gap = float(rng.uniform(0, 8))
@@ -36,12 +38,15 @@ def test_pose_rigid_z_into_scalp_centre_at_gap(geo):
         z = m[:3, 2]
         assert z @ d < -0.999, f"z must point into the head along the normal (seed {seed})"
         assert abs(np.linalg.norm(m[:3, 3]) - (R_SCALP + gap)) < 0.2, f"centre not gap above scalp (seed {seed})"
-        # a flat casing over a convex scalp never needs lifting; the clearance check's scalp height is
-        # exact to O(edge^2 / radius) (~0.1 mm on this mesh), so only gaps thinner than that may see a lift
-        if gap >= 0.5:
+        # a flat casing over a convex scalp never needs lifting. The clearance check measures the height
+        # above the nearest vertex's tangent plane: a point on a face lies up to rc^2/(2R) below the sphere
+        # (rc = circumradius <= e/sqrt(3)), and the nearest vertex's plane adds up to rc^2/(2R) more, so a
+        # casing at gap g sees at most e_max^2/(3R) - g of spurious depth; placement adds 0.05 mm margin
+        # to any lift. Gaps above that bound never lift; thinner ones lift by less than bound + 0.05.
+        if gap >= spurious_depth:
             assert pl.lift_mm == 0.0, f"seed {seed}, gap {gap}"
         else:
-            assert pl.lift_mm < 0.1, f"seed {seed}, gap {gap}"
+            assert pl.lift_mm <= spurious_depth + 0.05 + 1e-9, f"seed {seed}, gap {gap}, lift {pl.lift_mm}"
         assert abs(((handle_angle_of_pose(geo, coil, m) - angle) + 180) % 360 - 180) < 1e-6, seed
 
 

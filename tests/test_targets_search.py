@@ -54,12 +54,12 @@ def _target(head, rng):
     return cand[rng.integers(len(cand))]
 
 
-def test_sphere_optimum_centred_and_oriented(setup):
+@pytest.mark.random
+def test_sphere_optimum_centred_and_oriented(setup, rng, test_seed):
     """Maximise E·u at a cortex point: optimum = coil centred over it (radially) with the fig-8's central
     field (coil y axis) along ±u; found within 1 mm and 2 deg."""
     head, model, coil, geo = setup
-    seed = np.random.default_rng().integers(1 << 31)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     t = _target(head, rng)
     r = t / np.linalg.norm(t)
     u = np.cross(r, rng.normal(size=3))
@@ -77,10 +77,10 @@ def test_sphere_optimum_centred_and_oriented(setup):
     assert res.ranking_rel_error + res.interpolation_rel_error < 5e-3, (res.ranking_rel_error, seed)
 
 
-def test_magnitude_search_centred(setup):
+@pytest.mark.random
+def test_magnitude_search_centred(setup, rng, test_seed):
     head, model, coil, geo = setup
-    seed = np.random.default_rng().integers(1 << 31)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     t = _target(head, rng)
     res = search_placement(model, head, coil, t, quantity="magnitude", roi_radius_mm=0.0, search_radius_mm=10.0,
                            geometry=geo)
@@ -89,11 +89,11 @@ def test_magnitude_search_centred(setup):
     assert res.value > 0 and abs(res.value - res.proxy_value) < 1e-9 * res.value  # one point: |mean E| = mean |E|
 
 
-def test_interpolation_error_below_half_percent(setup):
+@pytest.mark.random
+def test_interpolation_error_below_half_percent(setup, rng, test_seed):
     """Interpolated reciprocity vs direct model.efield for random placements (full dipole set)."""
     head, model, coil, geo = setup
-    seed = np.random.default_rng().integers(1 << 31)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     t = _target(head, rng)
     roi = target_roi(head.cortex, t, 5.0)
     sp0 = geo.closest_points(t[None])[0]
@@ -154,6 +154,7 @@ def test_template_optimised_beats_heuristics_sphere_model():
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     res = run_target(TargetJob(model="sphere"), SetupCache())
+    assert res["model"]["kind"] == "sphere" and res["model"]["conductivities_s_per_m"] is None
     best = res["efield_at_target_v_per_m_per_a_per_us"]
     for name, h in res["heuristics"].items():
         assert "error" not in h, h
@@ -178,6 +179,10 @@ def test_template_optimised_beats_heuristics():
     cache._heads["mni152"] = head
     cache._solvers[("mni152", "bem")] = solver
     res = run_target(TargetJob(quantity="normal"), cache)
+    model = res["model"]                       # the result states the model it was computed on
+    assert model["tissues"] == list(head.tissues)
+    assert model["n_triangles"] == sum(b.triangles.shape[0] for b in head.boundaries)
+    assert list(model["conductivities_s_per_m"].values()) == pytest.approx(np.ravel(solver.conductivities).tolist())
     best = res["efield_at_target_v_per_m_per_a_per_us"]
     for name, h in res["heuristics"].items():
         assert "error" not in h, h
@@ -193,11 +198,11 @@ def test_auto_factorize_follows_the_memory_rule():
     assert auto_factorize(20_000, max_bytes=1e9) is False      # 1.6 GB > 1 GB
 
 
-def test_coil_dipoles_are_the_coils_own_in_a_cache_friendly_order():
+@pytest.mark.random
+def test_coil_dipoles_are_the_coils_own_in_a_cache_friendly_order(rng, test_seed):
     import tmsfield
 
-    seed = int(np.random.SeedSequence().entropy % 2**32)
-    rng = np.random.default_rng(seed)
+    seed = test_seed
     pos = rng.uniform(-60, 60, size=(500, 3)) * [1, 1, 0.1]
     mom = rng.normal(size=(500, 3))
     coil = tmsfield.Coil.from_dipoles(pos, mom)

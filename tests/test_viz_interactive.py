@@ -22,10 +22,9 @@ def state(head):
                        target_mm=PEAK_DIR * CORTEX_R, info={"coil_name": "test_fig8"})
 
 
-def test_move_recomputes_field_and_colours(state, head):
-    rng = np.random.default_rng()
-    seed = int(rng.integers(1 << 31))
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_move_recomputes_field_and_colours(state, head, rng, test_seed):
+    seed = test_seed
     solver = SphereSolver(head)
     rgb0 = state.current_colors().copy()
     dx, dy = rng.uniform(-20, 20, 2)

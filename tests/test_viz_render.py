@@ -156,10 +156,9 @@ def test_vertex_colours_follow_the_colour_map(full_scene, head):
     assert np.all(rgb[under & (curv <= 0)] == colors.GYRUS_GREY)
 
 
-def test_random_values_map_monotonically():
-    rng = np.random.default_rng()
-    seed = rng.integers(1 << 31)
-    rng = np.random.default_rng(seed)
+@pytest.mark.random
+def test_random_values_map_monotonically(rng, test_seed):
+    seed = test_seed
     vals = rng.uniform(0, 200, 500)
     clim = (0.0, float(rng.uniform(50, 250)))
     rgb = colors.map_values(vals, clim)
@@ -170,8 +169,8 @@ def test_random_values_map_monotonically():
     assert np.all(rgb[vals >= clim[1]] == table[-1]), f"seed {seed}"
 
 
-def test_default_range_is_99_9th_percentile(head):
-    rng = np.random.default_rng()
+@pytest.mark.random
+def test_default_range_is_99_9th_percentile(head, rng):
     vals = rng.gamma(2.0, 10.0, head.cortex.n_vertices)
     vals[rng.integers(vals.size)] = 1e4            # one spike must not set the range
     s = build_scene(head.cortex, values=vals)

@@ -34,7 +34,8 @@ _PUBLIC = {
 }
 
 # Subpackages, also imported on first attribute access (``tmsfield.targets.coil_pose``).
-_SUBPACKAGES = ("coils", "kernels", "head", "solver", "targets", "viz", "cli", "pose", "errors", "validation")
+_SUBPACKAGES = ("coils", "kernels", "head", "solver", "targets", "viz", "cli", "pose", "errors", "validation",
+               "navigation")
 
 __all__ = ["__version__", *_PUBLIC]
 

@@ -18,6 +18,9 @@ __all__ = [
     "ConvergenceError",
     "TargetError",
     "RenderError",
+    "OutputError",
+    "NonFiniteError",
+    "NavigationFileError",
 ]
 
 
@@ -63,3 +66,18 @@ class TargetError(TmsfieldError):
 
 class RenderError(TmsfieldError):
     """Rendering is impossible (no OpenGL) or the data do not belong to the scene."""
+
+
+class OutputError(TmsfieldError):
+    """An output cannot be written (missing or read-only folder, full disk); the message names the
+    folder and the fix. Nothing half-written is left behind."""
+
+
+class NonFiniteError(OutputError):
+    """A value about to be saved is NaN or infinite; the message names the value and the file. Nothing
+    was written."""
+
+
+class NavigationFileError(InputError):
+    """A neuronavigation file (Localite XML, Brainsight text, pose JSON) is malformed; the message
+    names the file and the line or element."""

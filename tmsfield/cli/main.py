@@ -14,7 +14,8 @@ from .._version import __version__
 from ..errors import TmsfieldError
 
 # subcommand modules, in the order shown by --help
-SUBCOMMANDS = ("target", "batch", "render", "view", "field")
+SUBCOMMANDS = ("target", "batch", "render", "view", "field", "report", "navigation", "head",  # navigation: export, import
+               "cache")
 
 
 def build_parser():

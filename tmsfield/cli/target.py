@@ -82,7 +82,7 @@ def _summary(res, path):
         f"coil     centre ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm, handle {res['handle_angle_deg']:.0f} deg from "
         f"the posterior midline (positive = lateral), gap {res['gap_mm']:.1f} mm",
         f"E-field  {res['efield_at_target_v_per_m_per_a_per_us']:.3f} V/m per A/us at the target ({t['quantity']}, "
-        (f"ROI {t['roi_radius_mm']:g} mm)" if not t.get("map") else "map-weighted mean over the map's best cluster)"),
+        + (f"ROI {t['roi_radius_mm']:g} mm)" if not t.get("map") else "map-weighted mean over the map's best cluster)"),
     ]
     for name, h in (res.get("heuristics") or {}).items():
         if "efield_at_target_v_per_m_per_a_per_us" in h:
@@ -91,6 +91,9 @@ def _summary(res, path):
         lines.append(f"dose     {d['percent_output']:g} % output -> {d['efield_at_target_v_per_m']:.1f} V/m at the target")
     if d.get("percent_output_needed") is not None:
         lines.append(f"dose     {d['requested_v_per_m']:g} V/m needs {d['percent_output_needed']:.1f} % output")
+    if res.get("model"):
+        from ..targets.model_card import format_model
+        lines.append(format_model(res["model"]))
     lines += _clinic_summary(res)
     for w in d.get("warnings", []):
         lines.append(f"WARNING  {w}")
@@ -128,18 +131,38 @@ def _clinic_summary(res):
 def _run(args):
     from pathlib import Path
 
+    from .._outputs import output_file
+    from ..errors import InputError
     from ..targets.results import write_result
     from ..targets.run import SetupCache, run_target
-    from ..errors import InputError
+    from .report import check_report_arguments
+    check_report_arguments(args)
+    if getattr(args, "pose", None):
+        return _run_pose(args)
     if args.target is not None and (args.mni is not None or args.subject is not None):
         raise InputError("give only one of --target, --mni and --subject")
     job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
                         subject=args.subject)
-    res = run_target(job, SetupCache(factorize=getattr(args, "factorize", "auto")))
-    out = Path(args.out) if args.out else Path("tmsfield-results") / f"{job.label}.json"
+    # the output is checked before the work: an existing folder gets <folder>/<target>.json, a missing or
+    # unwritable folder is refused now rather than after minutes of computation
+    name = f"{job.label}.json"
+    out = output_file(args.out, default_name=name) if args.out else \
+        output_file(Path("tmsfield-results") / name, create_parent=True)
+    cache = SetupCache(factorize=getattr(args, "factorize", "auto"), cache=not getattr(args, "no_cache", False))
+    from .. import _progress
+    with _progress.reporting(quiet=getattr(args, "quiet", False), prefix="tmsfield target"):
+        res = run_target(job, cache)
     write_result(out, res)
     print(_summary(res, out))
+    _report(args, res, out, cache)
     return 0
+
+
+def _report(args, res, out, cache):
+    """``--report``: the one-file HTML report beside the JSON (tmsfield/cli/report.py)."""
+    from .report import write_report_beside
+
+    write_report_beside(args, res, out, cache)
 
 
 def register(subparsers):
@@ -157,6 +180,7 @@ def register(subparsers):
     g.add_argument("--subject", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target in the head's own coordinates (mm)")
     add_job_arguments(p)
+    add_pose_arguments(p)
     add_clinic_arguments(p)
     p.add_argument("--factorize", dest="factorize", action="store_const", const=True, default="auto",
                    help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 5.2 GB for the "
@@ -164,5 +188,68 @@ def register(subparsers):
                         "Default: the LU when it fits in memory (<= 6 GB and half the available memory)")
     p.add_argument("--no-factorize", dest="factorize", action="store_const", const=False,
                    help="BEM: GMRES per solve (no dense matrix; for machines short of memory)")
-    p.add_argument("--out", default=None, help="result JSON path (default tmsfield-results/<target>.json)")
+    p.add_argument("--out", default=None, help="result JSON path, or an existing folder for <folder>/<target>.json "
+                        "(default tmsfield-results/<target>.json); checked before the work starts")
+    _add_report_arguments(p)
+    from .render import add_progress_arguments
+    add_progress_arguments(p)
     p.set_defaults(func=_run)
+
+
+# ------------------------------------------------------------------ a given pose (neuronavigation)
+def add_pose_arguments(p):
+    """``--pose FILE[:NAME]``: evaluate a recorded or planned pose instead of searching."""
+    g = p.add_argument_group("given pose (instead of the search)")
+    g.add_argument("--pose", default=None, metavar="FILE[:NAME]",
+                   help="evaluate this coil pose instead of searching: a Localite InstrumentMarker/TriggerMarker "
+                        "XML, a Brainsight text export, a `tmsfield import` pose JSON or a result JSON, and the "
+                        "name of the marker/target/sample in it (optional when the file holds one pose). Gives E "
+                        "at the target and the dose (method 'manual'); a TriggerMarker's recorded dI/dt and "
+                        "output are used")
+
+
+def _run_pose(args):
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..navigation import resolve_pose
+    from ..targets.manual import run_pose
+    from ..targets.results import write_result
+    from ..targets.run import SetupCache, safe_name
+
+    if args.target is not None and (args.mni is not None or args.subject is not None):
+        raise InputError("give only one of --target, --mni and --subject")
+    if args.method != "optimised":
+        raise InputError("--pose evaluates the given pose; it does not combine with --method")
+    from .._outputs import output_file
+
+    nav = resolve_pose(args.pose)
+    job = job_from_args(args, head=args.head, coil=args.coil, target=args.target, mni=args.mni,
+                        subject=args.subject, heuristics=False)
+    name = f"{job.label}_pose_{safe_name(nav.name)}.json"     # output checked before the work
+    out = output_file(args.out, default_name=name) if args.out else \
+        output_file(Path("tmsfield-results") / name, create_parent=True)
+    fac = getattr(args, "factorize", "auto")
+    cache = SetupCache(factorize=False if fac == "auto" else fac,   # one pose: a GMRES solve beats the LU
+                       cache=not getattr(args, "no_cache", False))
+    from ..navigation import split_pose_spec
+    source = {"file": split_pose_spec(args.pose)[0], "kind": nav.kind, "didt_a_per_us": nav.didt_a_per_us, "percent_output": nav.percent_output}
+    from .. import _progress
+    with _progress.reporting(quiet=getattr(args, "quiet", False), prefix="tmsfield target"):
+        res = run_pose(job, nav.pose, name=nav.name, source=source, recorded_didt_a_per_us=nav.didt_a_per_us,
+                       recorded_percent_output=nav.percent_output, cache=cache)
+    write_result(out, res)
+    print(f"pose     {nav.name!r} ({nav.kind}) from {source['file']}")
+    print(_summary(res, out))
+    d = res["dose"]
+    if d.get("efield_at_recorded_didt_v_per_m") is not None:
+        print(f"recorded {d['recorded_didt_a_per_us']:g} A/us -> {d['efield_at_recorded_didt_v_per_m']:.1f} V/m "
+              f"at the target")
+    _report(args, res, out, cache)
+    return 0
+
+
+def _add_report_arguments(p):
+    from .report import add_report_arguments
+
+    add_report_arguments(p)

@@ -14,6 +14,9 @@ def register(subparsers):
     p.add_argument("--coil", default=None, help="coil name or file (default: the result's coil, else fig8_70mm)")
     p.add_argument("--target", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target on the cortex in head coordinates, mm (without a result)")
+    p.add_argument("--pose", default=None, metavar="FILE[:NAME]",
+                   help="start at this pose: a Localite/Brainsight file, `tmsfield import` pose JSON or result JSON "
+                        "and the name of the pose in it (see `tmsfield import`)")
     p.add_argument("--didt", type=float, default=None, help="dI/dt in A/us (default: the result's dose, else 1)")
     p.add_argument("--quantity", choices=("magnitude", "normal"), default=None)
     p.add_argument("--clim", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
@@ -22,18 +25,39 @@ def register(subparsers):
     p.add_argument("--web", action="store_true", help="serve the viewer to a browser through trame")
     p.add_argument("--host", default="127.0.0.1", help="interface for --web (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8080, help="port for --web (default 8080)")
+    from .render import add_progress_arguments
+    add_progress_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args):
+    from .. import _progress
+
+    with _progress.reporting(quiet=args.quiet, prefix="tmsfield view"):
+        return _run(args)
+
+
+def _run(args):
     import tmsfield
 
     from ..errors import InputError
     from ..viz.interactive import LiveViewer, state_from_inputs
     from ..viz.offscreen import check_rendering, configure_offscreen, has_display
 
-    if args.result is None and args.target is None:
-        raise InputError("give a placement result JSON, or --target X Y Z (mm) with --head/--coil")
+    pose = didt = None
+    if args.pose:
+        from ..navigation import resolve_pose
+
+        nav = resolve_pose(args.pose)
+        pose, didt = nav.matrix, nav.didt_a_per_us
+    if args.result is None and args.target is None and pose is None:
+        raise InputError("give a placement result JSON, --pose FILE[:NAME], or --target X Y Z (mm) with --head/--coil")
+    if args.save:                          # checked before the head is loaded
+        from pathlib import Path
+
+        from .._outputs import output_file
+        args.save = str(output_file(args.save, default_name=f"{Path(args.result or 'placement').stem}.json",
+                                    option="--save"))
     options = {}
     if args.quantity:
         options["quantity"] = args.quantity
@@ -47,8 +71,14 @@ def run(args):
     if args.web or not has_display():
         configure_offscreen()
     check_rendering()
-    state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target,
-                                            didt=args.didt, **options)
+    solver = None
+    if args.no_cache:
+        h = head or (tmsfield.load_head(_result_head(args.result)) if args.result else None)
+        if h is not None:
+            head, solver = h, tmsfield.EFieldSolver(h)
+    state, save_default = state_from_inputs(args.result, head=head, coil=coil, target_mm=args.target, pose=pose,
+                                            didt=args.didt if args.didt is not None else didt, solver=solver,
+                                            **options)
     save_path = args.save or save_default
     if args.web:
         from ..viz.web import serve_web
@@ -59,3 +89,10 @@ def run(args):
                          "the printed address in a browser, or `tmsfield render` for images")
     LiveViewer(state, save_path=save_path).show()
     return 0
+
+
+def _result_head(path):
+    from ..viz.result_scene import load_result
+
+    res = load_result(path)
+    return res["head"].get("source") or res["head"].get("name")

@@ -19,14 +19,14 @@ and a file read and written again differs by at most 1 ulp in a position (the me
 doubles are different grids); moments are printed with ``repr`` and round-trip exactly.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from pathlib import Path
 
 import numpy as np
 
 from .coil import Coil
 from .._atomic import atomic_write_text
-from ..errors import CoilFileError, CoilError
+from ..errors import CoilFileError, CoilError, TmsfieldError
 
 __all__ = ["read_ccd", "write_ccd"]
 
@@ -81,7 +81,7 @@ def read_ccd(path, name=None):
     """
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CoilFileError(f"cannot read coil file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -105,7 +105,7 @@ def read_ccd(path, name=None):
             raise CoilFileError(f"{path}, line {lineno}: expected 6 numbers 'x y z mx my mz', got {len(fields)}")
         try:
             data[k] = [float(Decimal(f).scaleb(3)) for f in fields[:3]] + [float(f) for f in fields[3:]]
-        except (ValueError, InvalidOperation):
+        except (ValueError, DecimalException):        # DecimalException: exponent beyond Decimal's range
             raise CoilFileError(f"{path}, line {lineno}: not a number in {ln.strip()[:80]!r}") from None
         if not np.all(np.isfinite(data[k])):
             raise CoilFileError(f"{path}, line {lineno}: NaN or inf in {ln.strip()[:80]!r}")
@@ -121,7 +121,7 @@ def read_ccd(path, name=None):
         return Coil.from_dipoles(data[:, :3], data[:, 3:], name=name or path.stem,
                                  max_didt_a_per_us=didt, metadata=meta,
                                  description=f"SimNIBS .ccd dipole coil read from {path.name}: {title}")
-    except CoilError as exc:
+    except TmsfieldError as exc:            # CoilError, or InputError from the array checks
         raise CoilFileError(f"{path}: {exc}") from None
 
 
@@ -160,6 +160,10 @@ def write_ccd(coil, path):
     for k, v in meta.items():
         if any(c in k + v for c in ";=\n"):
             raise CoilError(f"metadata {k!r}={v!r} contains ';', '=' or a newline and cannot go in a .ccd header")
+    from .._outputs import require_finite
+    require_finite(np.asarray(coil.dipole_positions_mm, float), f"coil {coil.name!r} dipole position (mm)", path)
+    require_finite(np.asarray(coil.dipole_moments, float), f"coil {coil.name!r} dipole moment", path)
+    require_finite(float(coil.max_didt_a_per_us or 0.0), f"coil {coil.name!r} dIdtmax", path)
     header = f"# {coil.name}.ccd version 1.0 number of elements"
     if meta:
         header += "; " + ";".join(f"{k}={v}" for k, v in meta.items()) + ";"

@@ -12,6 +12,7 @@ the dtype built from ``numpy.dtype(descr, ...)`` and its byte order in the dtype
 Anything else is refused.
 """
 
+import math
 import pickletools
 
 import numpy as np
@@ -166,7 +167,7 @@ def array_from_numpy_pickle(raw):
     if dtype.kind not in _NUMERIC_KINDS:
         raise ValueError(f"the pickled array has a non-numeric dtype {dtype}")
     buf = _as_bytes(data)
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)                  # exact (np.prod would wrap around for absurd shapes)
     if len(buf) != count * dtype.itemsize:
         raise ValueError(f"data size {len(buf)} bytes does not match shape {shape} of {dtype}")
     arr = np.frombuffer(buf, dtype=dtype, count=count).reshape(shape, order="F" if is_fortran else "C")

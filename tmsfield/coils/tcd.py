@@ -1,4 +1,4 @@
-"""SimNIBS ``.tcd`` coil files (JSON): read.
+"""SimNIBS ``.tcd`` coil files (JSON): read and write (:func:`write_tcd`, at the end).
 
 What is read (learned from SimNIBS' ``two_stimulator_example_coil.tcd``):
 
@@ -52,9 +52,10 @@ import numpy as np
 
 from .coil import Coil, SampledAField
 from .numpy_pickle import array_from_numpy_pickle
-from ..errors import CoilFileError, CoilError
+from .._atomic import atomic_write_text
+from ..errors import CoilFileError, CoilError, TmsfieldError
 
-__all__ = ["read_tcd"]
+__all__ = ["read_tcd", "write_tcd"]
 
 
 def _array(value, path, where):
@@ -69,7 +70,7 @@ def _array(value, path, where):
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, {where}: expected a list of numbers or a base64 string") from None
     if arr.size % 3:
         raise CoilFileError(f"{path}, {where}: {arr.size} values is not a multiple of 3 (expected N×3)")
@@ -101,7 +102,7 @@ def _grid_data(value, path, where):
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, {where}: expected a nested list [nx][ny][nz][3] of numbers "
                                 f"(rows of unequal length?) or a base64 string") from None
     if arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3]) < 2:
@@ -115,7 +116,7 @@ def _grid_data(value, path, where):
 def _grid_affine(value, path, where):
     try:
         aff = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise CoilFileError(f"{path}, {where}: expected a 4x4 list of numbers (voxel index -> mm)") from None
     if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
         raise CoilFileError(f"{path}, {where}: expected a finite 4x4 matrix (voxel index -> mm); got shape {aff.shape}")
@@ -163,9 +164,20 @@ def _deformation_initial(dd, deform_ranges):
         if "deformRange" in dd:
             rng = deform_ranges[int(dd["deformRange"])]
             return float(rng.get("initial", 0.0)) if isinstance(rng, dict) else None
-    except (IndexError, TypeError, ValueError):
+    except (IndexError, KeyError, TypeError, ValueError, OverflowError):
         return None
     return 0.0
+
+
+def _stimulator_of(el, path, key):
+    """The element's ``stimulator`` index (default 0) as an int; CoilFileError unless a whole number >= 0."""
+    if not isinstance(el, dict):
+        raise CoilFileError(f"{path}, {key}: must be a JSON object")
+    s = el.get("stimulator", 0)
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s) or s != int(s) or s < 0:
+        raise CoilFileError(f"{path}, {key}.stimulator: {s!r} is not an index into stimulatorList "
+                            f"(a whole number >= 0)")
+    return int(s)
 
 
 def read_tcd(path, stimulator=None, name=None):
@@ -204,7 +216,7 @@ def read_tcd(path, stimulator=None, name=None):
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CoilFileError(f"cannot read coil file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -213,21 +225,25 @@ def read_tcd(path, stimulator=None, name=None):
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CoilFileError(f"{path}, line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CoilFileError(f"{path}: JSON nested too deeply to be a coil file") from None
     if not isinstance(doc, dict):
         raise CoilFileError(f"{path}: the top level of a .tcd must be a JSON object")
     elements = doc.get("coilElementList")
     if not isinstance(elements, list) or not elements:
         raise CoilFileError(f"{path}: key 'coilElementList' is missing or empty")
     stims = doc.get("stimulatorList") or []
-    if not isinstance(stims, list):
-        raise CoilFileError(f"{path}: key 'stimulatorList' must be a list")
     deforms = doc.get("deformList") or []
     deform_ranges = doc.get("deformRangeList") or []
+    for key, val in (("stimulatorList", stims), ("deformList", deforms), ("deformRangeList", deform_ranges)):
+        if not isinstance(val, list):
+            raise CoilFileError(f"{path}: key {key!r} must be a list; got {type(val).__name__}")
 
-    used = sorted({int(e.get("stimulator", 0)) if isinstance(e, dict) else -1 for e in elements})
+    used = sorted({_stimulator_of(e, path, f"coilElementList[{j}]") for j, e in enumerate(elements)})
     if stimulator is None:
         if len(used) > 1:
-            listing = ", ".join(f"{i}: {stims[i].get('name', '?')}" if 0 <= i < len(stims) else str(i) for i in used)
+            listing = ", ".join(f"{i}: {stims[i].get('name', '?') if isinstance(stims[i], dict) else '?'}"
+                                if 0 <= i < len(stims) else str(i) for i in used)
             raise CoilFileError(f"{path}: the coil has elements for {len(used)} stimulators ({listing}); "
                                 f"choose one with stimulator=<index>, e.g. load_coil(path, stimulator={used[0]})")
         stimulator = used[0]
@@ -237,13 +253,16 @@ def read_tcd(path, stimulator=None, name=None):
     starts, ends, seg_cur, dpos, dmom, grids = [], [], [], [], [], []
     for j, el in enumerate(elements):
         key = f"coilElementList[{j}]"
-        if not isinstance(el, dict):
-            raise CoilFileError(f"{path}, {key}: must be a JSON object")
-        if int(el.get("stimulator", 0)) != stimulator:
+        if _stimulator_of(el, path, key) != stimulator:
             continue
-        for d in el.get("deformations") or []:
+        el_deforms = el.get("deformations") or []
+        if not isinstance(el_deforms, list):
+            raise CoilFileError(f"{path}, {key}.deformations: must be a list of indices into deformList")
+        for d in el_deforms:
             try:
-                dd = deforms[int(d)]
+                if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+                    raise TypeError
+                dd = deforms[d]
             except (IndexError, ValueError, TypeError):
                 raise CoilFileError(f"{path}, {key}.deformations: index {d!r} not in deformList") from None
             init = _deformation_initial(dd, deform_ranges)
@@ -286,8 +305,11 @@ def read_tcd(path, stimulator=None, name=None):
     if 0 <= stimulator < len(stims) and isinstance(stims[stimulator], dict) and "maxdIdt" in stims[stimulator]:
         try:
             didt = float(stims[stimulator]["maxdIdt"]) / 1e6
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: not a number (A/s)") from None
+        if not np.isfinite(didt):
+            raise CoilFileError(f"{path}, stimulatorList[{stimulator}].maxdIdt: {stims[stimulator]['maxdIdt']!r} "
+                                f"is not a finite number (A/s); give the stimulator's maximum dI/dt, e.g. 1.5e8")
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, 3))
     windings = tuple(w for s, e in zip(starts, ends) for w in _polylines(s, e))
     meta = {k: str(doc[k]) for k in ("brand", "version") if k in doc}
@@ -301,5 +323,134 @@ def read_tcd(path, stimulator=None, name=None):
                     max_didt_a_per_us=didt if (didt and didt > 0) else None, metadata=meta, windings=windings,
                     sampled_grids=tuple(grids),
                     description=f"SimNIBS .tcd coil read from {path.name} (stimulator {stimulator})")
-    except CoilError as exc:
+    except TmsfieldError as exc:            # CoilError, or InputError from the array checks (e.g. overflow to inf)
         raise CoilFileError(f"{path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def _encode(arr, ascii_mode):
+    """(N, 3) float64 → JSON list, or base64 of zlib-compressed little-endian float64 (what SimNIBS writes)."""
+    a = np.ascontiguousarray(arr, dtype="<f8")
+    if ascii_mode:
+        return a.tolist()
+    return base64.b64encode(zlib.compress(a.tobytes())).decode("ascii")
+
+
+def _segment_elements(coil, currents):
+    """Wire segments → type-2 (points = midpoints, values = end − start, mm) arrays."""
+    s, e, c = coil.segment_start_mm, coil.segment_end_mm, coil.segment_current
+    keep = c != 0
+    s, e, c = s[keep], e[keep], c[keep]
+    mag = np.abs(c)
+    unit = np.isclose(mag, 1.0, rtol=0, atol=1e-12)
+    whole = np.isclose(mag, np.round(mag), rtol=0, atol=1e-12) & (mag >= 1)
+    if currents == "exact":
+        if not np.all(whole):
+            bad = c[~whole][0]
+            raise CoilError(f"coil {coil.name!r}: a .tcd line element carries the coil current (1 A per A); a segment "
+                            f"current of {bad:g} A per A has no exact form in the file. Build the coil with whole "
+                            f"currents (e.g. n_filaments=1), or write_tcd(..., currents='scale') to scale each "
+                            f"element's vector by its current (SimNIBS' current-element form, exact in SimNIBS' "
+                            f"point-element model; tmsfield then reads a shortened segment)")
+        reps = np.round(mag).astype(int)
+        idx = np.repeat(np.arange(s.shape[0]), reps)          # a whole current k: the segment k times
+        s, e, c = s[idx], e[idx], np.sign(c[idx])
+        scale = np.ones(s.shape[0])
+    elif currents == "scale":
+        scale = np.where(unit, 1.0, mag)
+        c = np.sign(c)
+    else:
+        raise CoilError(f"currents must be 'exact' or 'scale'; got {currents!r}")
+    fwd = c > 0
+    a, b = np.where(fwd[:, None], s, e), np.where(fwd[:, None], e, s)   # current runs from a to b
+    return 0.5 * (a + b), (b - a) * scale[:, None]
+
+
+def write_tcd(coil, path, ascii_mode=False, currents="exact", limits_mm=None, resolution_mm=None):
+    """Write a coil as a SimNIBS ``.tcd`` file (JSON), so that SimNIBS (>= 4) can use it.
+
+    Layout (SimNIBS' schema ``coil_model.schema.json``; read back by :func:`read_tcd`):
+    wire segments become one element of type 2 (``points`` = segment midpoints, ``values`` =
+    end − start in mm, in the direction of the current), dipoles one element of type 1
+    (positions in mm, moments in A·m² per A), each sampled A grid one element of type 3
+    (``data`` as a nested list, T·m per A; ``affine`` voxel → mm). One stimulator, with
+    ``maxdIdt`` in A/s from the coil's ``max_didt_a_per_us`` when known. Casing, handle
+    direction and description are not part of the format and are not written.
+
+    Parameters
+    ----------
+    coil : Coil
+    path : str or Path
+        Output file (written atomically).
+    ascii_mode : bool
+        Write ``points``/``values`` as JSON lists (default: base64 of zlib-compressed
+        float64, as SimNIBS does). Both keep every bit of the float64 values.
+    currents : {"exact", "scale"}
+        A line element carries the full coil current. ``"exact"`` (default) writes a segment with
+        a whole current k (±1, ±2, ...) as |k| copies in the direction of the current and
+        refuses fractional currents; ``"scale"`` multiplies each element's vector by |current|
+        (SimNIBS evaluates line elements as point current elements, for which this is exact).
+    limits_mm : array_like (3, 2), optional
+        ``limits`` for SimNIBS' NIfTI / grid expansion ([[xmin, xmax], [ymin, ymax], [zmin, zmax]], mm).
+    resolution_mm : array_like (3,), optional
+        ``resolution`` (mm) of that expansion.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CoilError
+        A fractional segment current with ``currents="exact"``, or bad limits/resolution.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from tmsfield.coils import load_coil
+    >>> p = os.path.join(tempfile.mkdtemp(), "fig8.tcd")
+    >>> _ = write_tcd(load_coil("fig8_70mm"), p)
+    >>> read_tcd(p).n_segments == load_coil("fig8_70mm").n_segments
+    True
+    """
+    if not isinstance(coil, Coil):
+        raise CoilError(f"write_tcd needs a tmsfield Coil; got {type(coil).__name__}")
+    elements = []
+    if coil.n_segments:
+        pts, vals = _segment_elements(coil, currents)
+        if pts.shape[0]:
+            elements.append({"name": "wires", "stimulator": 0, "type": 2,
+                             "points": _encode(pts, ascii_mode), "values": _encode(vals, ascii_mode)})
+    if coil.n_dipoles:
+        elements.append({"name": "dipoles", "stimulator": 0, "type": 1,
+                         "points": _encode(coil.dipole_positions_mm, ascii_mode),
+                         "values": _encode(coil.dipole_moments, ascii_mode)})
+    for i, g in enumerate(coil.sampled_grids):
+        elements.append({"name": f"grid_{i}", "stimulator": 0, "type": 3,
+                         "data": np.asarray(g.values, dtype=np.float64).tolist(),
+                         "affine": np.asarray(g.affine, dtype=np.float64).tolist()})
+    if not elements:
+        raise CoilError(f"coil {coil.name!r} has nothing to write (no segment with a current, dipole or grid)")
+    stim = {"name": str(coil.metadata.get("stimulator", "stimulator"))}
+    if coil.max_didt_a_per_us is not None:
+        stim["maxdIdt"] = float(coil.max_didt_a_per_us) * 1e6          # A/us -> A/s
+    doc = {"name": str(coil.name)}
+    for k in ("brand", "version"):
+        if k in coil.metadata:
+            doc[k] = str(coil.metadata[k])
+    if limits_mm is not None:
+        lim = np.asarray(limits_mm, dtype=np.float64)
+        if lim.shape != (3, 2) or not np.all(np.isfinite(lim)) or np.any(lim[:, 1] <= lim[:, 0]):
+            raise CoilError(f"limits_mm must be [[xmin, xmax], [ymin, ymax], [zmin, zmax]] (mm, min < max); "
+                            f"got {limits_mm!r}")
+        doc["limits"] = lim.tolist()
+    if resolution_mm is not None:
+        res = np.asarray(resolution_mm, dtype=np.float64).reshape(-1)
+        if res.shape != (3,) or not np.all(np.isfinite(res)) or np.any(res <= 0):
+            raise CoilError(f"resolution_mm must be three positive step widths (mm); got {resolution_mm!r}")
+        doc["resolution"] = res.tolist()
+    doc["coilElementList"] = elements
+    doc["stimulatorList"] = [stim]
+    path = Path(path)
+    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    return path

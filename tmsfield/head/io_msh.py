@@ -142,7 +142,11 @@ def read_msh_surfaces(path):
     parts = r.line().split()
     if len(parts) < 3:
         raise HeadFileError(f"{path}: malformed $MeshFormat line {parts!r}")
-    version, file_type, data_size = parts[0], int(parts[1]), int(parts[2])
+    try:
+        version, file_type, data_size = parts[0], int(parts[1]), int(parts[2])
+    except ValueError:
+        raise HeadFileError(f"{path}: malformed $MeshFormat line {' '.join(parts)!r}; expected "
+                            f"'2.2 <0 ascii|1 binary> 8'") from None
     if not version.startswith("2"):
         raise HeadFileError(f"{path}: gmsh format {version} is not supported; convert it to format 2.2, "
                             f"e.g. `gmsh {path.name} -save -format msh22 -o out.msh`")
@@ -162,6 +166,10 @@ def read_msh_surfaces(path):
         n_nodes = int(r.line())
     except ValueError:
         raise HeadFileError(f"{path}: the line after $Nodes must be the node count") from None
+    # bound the count by the file before allocating anything: a node takes >= 8 bytes of text, 28 in binary
+    if not 1 <= n_nodes <= (len(data) - r.pos) // (28 if binary else 8):
+        raise HeadFileError(f"{path}: $Nodes announces {n_nodes} nodes, impossible in a file of {len(data)} bytes; "
+                            f"the file is truncated or corrupt — re-export it")
     if binary:
         rec = np.dtype([("id", endian + "i4"), ("xyz", endian + "f8", (3,))])
         nodes = np.frombuffer(r.take(rec.itemsize * n_nodes), dtype=rec)
@@ -176,7 +184,11 @@ def read_msh_surfaces(path):
             arr = np.array(data[start:end].split(), dtype=np.float64).reshape(n_nodes, 4)
         except ValueError:
             raise HeadFileError(f"{path}: $Nodes block does not hold {n_nodes} rows 'id x y z'") from None
-        node_ids = arr[:, 0].astype(np.int64)
+        ids = arr[:, 0]
+        if not np.all((ids == np.round(ids)) & (np.abs(ids) < 2**31)):
+            raise HeadFileError(f"{path}: $Nodes holds a node id that is not a whole number below 2^31 "
+                                f"(row {int(np.flatnonzero(~((ids == np.round(ids)) & (np.abs(ids) < 2**31)))[0]) + 1})")
+        node_ids = ids.astype(np.int64)
         xyz = arr[:, 1:]
         r.pos = end
     if not np.all(np.isfinite(xyz)):
@@ -190,10 +202,11 @@ def read_msh_surfaces(path):
     if binary:
         done = 0
         while done < n_elem:
-            etype, n_follow, n_tags = np.frombuffer(r.take(12), endian + "i4")
-            if etype not in _NODES_PER_TYPE or n_follow <= 0 or n_tags < 0:
-                raise HeadFileError(f"{path}: corrupt binary element header (type {etype}, count {n_follow})")
-            width = 1 + n_tags + _NODES_PER_TYPE[int(etype)]
+            etype, n_follow, n_tags = (int(v) for v in np.frombuffer(r.take(12), endian + "i4"))  # Python ints:
+            if etype not in _NODES_PER_TYPE or n_follow <= 0 or n_tags < 0:       # no int32 overflow below
+                raise HeadFileError(f"{path}: corrupt binary element header (type {etype}, count {n_follow}, "
+                                    f"{n_tags} tags); the file is corrupt — re-export it")
+            width = 1 + n_tags + _NODES_PER_TYPE[etype]
             block = np.frombuffer(r.take(4 * width * n_follow), endian + "i4").reshape(n_follow, width)
             if etype == 2:
                 if n_tags < 1:
@@ -207,6 +220,8 @@ def read_msh_surfaces(path):
             try:
                 vals = [int(f) for f in fields]
                 etype, n_tags = vals[1], vals[2]
+                if any(abs(v) >= 2**31 for v in vals):
+                    raise ValueError
             except (ValueError, IndexError):
                 raise HeadFileError(f"{path}: element {k + 1} of $Elements is malformed: {' '.join(fields)!r}") \
                     from None
@@ -253,6 +268,8 @@ def write_msh_surfaces(path, surfaces, binary=True):
         elems.append((int(tag), s.triangles + offset + 1))
         offset += s.n_vertices
     xyz = np.vstack(verts)
+    from .._outputs import require_finite
+    require_finite(np.asarray(xyz, float), "the mesh node (mm)", path)
     n = xyz.shape[0]
     n_elem = sum(t.shape[0] for _, t in elems)
     chunks = [b"$MeshFormat\n", b"2.2 1 8\n" if binary else b"2.2 0 8\n"]

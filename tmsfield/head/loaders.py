@@ -56,7 +56,11 @@ def read_talairach_xfm(path):
     except (OSError, IndexError, ValueError):
         raise HeadFileError(f"{path}: not a readable MNI .xfm linear transform (needs 'Linear_Transform =' "
                             f"followed by 3 rows of 4 numbers)") from None
-    return np.vstack([vals, [0, 0, 0, 1]])
+    m = np.vstack([vals, [0, 0, 0, 1]])
+    if not np.all(np.isfinite(m)) or abs(np.linalg.det(m[:3, :3])) < 1e-6 or np.abs(m).max() > 1e6:
+        raise HeadFileError(f"{path}: the linear transform {vals.tolist()} is not a finite invertible affine; "
+                            f"re-run the talairach step (recon-all -talairach)")
+    return m
 
 
 def _find_surface_file(folder, stems):
@@ -82,25 +86,50 @@ def _fs_cortex(folder):
     surf = folder / "surf"
     if not all((surf / f"{h}.{s}").is_file() for h in ("lh", "rh") for s in ("pial", "white")):
         return None, None, None
+    from .io_surface import read_freesurfer_surface
     verts, tris, sulc, off, cras = [], [], [], 0, None
     for h in ("lh", "rh"):
+        pial, white = surf / f"{h}.pial", surf / f"{h}.white"
+        p = read_freesurfer_surface(pial, units="mm")        # bounded, checked; errors name the file
+        w = read_freesurfer_surface(white, units="mm")
+        if w.vertices.shape != p.vertices.shape:
+            raise HeadFileError(f"{white}: {w.n_vertices} vertices but {pial} has {p.n_vertices}; pial and white "
+                                f"surfaces must match vertex for vertex — re-run recon-all")
         try:
             with warnings.catch_warnings():     # files without volume info are fine (no c_ras then)
                 warnings.simplefilter("ignore", UserWarning)
-                pv, pt, meta = fs.read_geometry(str(surf / f"{h}.pial"), read_metadata=True)
-            wv, wt = fs.read_geometry(str(surf / f"{h}.white"))
+                meta = fs.read_geometry(str(pial), read_metadata=True)[2]
+            if "cras" in meta:
+                cras = np.asarray(meta["cras"], dtype=np.float64).reshape(3)
         except Exception as exc:
-            raise HeadFileError(f"{surf}/{h}.pial or {h}.white unreadable ({exc})") from None
-        if wv.shape != pv.shape:
-            raise HeadFileError(f"{surf}: {h}.pial and {h}.white have different vertex counts; re-run recon-all")
-        if "cras" in meta:
-            cras = np.asarray(meta["cras"], dtype=np.float64)
-        verts.append(0.5 * (pv + wv))
-        tris.append(pt + off)
-        off += len(pv)
+            raise HeadFileError(f"{pial}: unreadable volume information ({type(exc).__name__}: {exc})") from None
+        if cras is not None and not np.all(np.isfinite(cras)):
+            raise HeadFileError(f"{pial}: the volume information's c_ras is not finite ({cras.tolist()})")
+        verts.append(0.5 * (p.vertices + w.vertices))
+        tris.append(p.triangles + off)
+        off += p.n_vertices
         sp = surf / f"{h}.sulc"
-        sulc.append(fs.read_morph_data(str(sp)) if sp.is_file() else np.zeros(len(pv)))
+        sulc.append(_read_sulc(sp, p.n_vertices) if sp.is_file() else np.zeros(p.n_vertices))
     return Surface(np.vstack(verts), np.vstack(tris), name="cortex"), np.concatenate(sulc), cras
+
+
+def _read_sulc(path, n_vertices):
+    """A FreeSurfer morphometry file (``lh.sulc``) with ``n_vertices`` finite values; HeadFileError naming it."""
+    data = path.read_bytes()
+    magic = int.from_bytes(data[:3], "big") if len(data) >= 3 else -1
+    if magic == 16777215:                                   # new format: magic, vnum, fnum, values/vertex, >f4
+        n = int.from_bytes(data[3:7], "big", signed=True) if len(data) >= 15 else -1
+        start, dtype, scale = 15, ">f4", 1.0
+    else:                                                   # old format: 3-byte vnum, 3-byte fnum, >i2 / 100
+        n, start, dtype, scale = magic, 6, ">i2", 0.01
+    if n != n_vertices or len(data) < start + n * np.dtype(dtype).itemsize:
+        raise HeadFileError(f"{path}: not a morphometry file with one value per vertex of the surface "
+                            f"({n_vertices}); the file announces {n} values in {len(data)} bytes — re-run recon-all "
+                            f"or delete it (sulc is optional)")
+    vals = np.frombuffer(data, dtype=dtype, count=n, offset=start).astype(np.float64) * scale
+    if not np.all(np.isfinite(vals)):
+        raise HeadFileError(f"{path}: holds NaN or inf values; re-run recon-all or delete it (sulc is optional)")
+    return vals
 
 
 def _landmarks_from_mni(scalp, mni_transform):
@@ -241,6 +270,9 @@ def _load_folder(folder, name, landmarks, mni_transform, units):
     scaled = _rescale(raw + ([cortex] if cortex is not None else []), folder, units)
     boundaries = scaled[:len(raw)]
     cortex = scaled[-1] if cortex is not None else None
+    lm_file = folder / "landmarks.json"      # written by tmsfield.head.from_t1 (`tmsfield head T1 -o DIR`)
+    if landmarks is None and lm_file.is_file():
+        landmarks = _read_landmarks_json(lm_file)
     xfm = folder / "mri" / "transforms" / "talairach.xfm"
     if mni_transform is None and xfm.is_file():
         # FreeSurfer: surfaces in surface (tkr) RAS; scanner = tkr + c_ras; talairach.xfm: scanner -> MNI305
@@ -250,3 +282,16 @@ def _load_folder(folder, name, landmarks, mni_transform, units):
         mni_transform = MNI305_TO_MNI152 @ read_talairach_xfm(xfm) @ shift
     source = str(folder)
     return _finish(boundaries, None, source, name, landmarks, mni_transform, cortex, curvature)
+
+
+def _read_landmarks_json(path):
+    """``{nasion, inion, lpa, rpa: [x, y, z]}`` (mm) from a folder's ``landmarks.json``."""
+    import json
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+        raw = raw.get("landmarks_mm", raw)
+        return {k: np.asarray(raw[k], dtype=np.float64).reshape(3) for k in ("nasion", "inion", "lpa", "rpa")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise HeadFileError(f"{path}: not a landmarks file ({type(exc).__name__}: {exc}); it needs nasion, inion, "
+                            f"lpa, rpa as [x, y, z] mm") from None

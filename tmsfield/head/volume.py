@@ -8,6 +8,7 @@ through the affine to scanner RAS (mm) → largest component, Taubin λ|μ smoot
 relaxation → outward orientation.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -154,13 +155,17 @@ def _load_label_volume(volume, affine=None):
         except Exception as exc:
             raise HeadFileError(f"{path}: not a readable NIfTI/MGZ volume ({type(exc).__name__}: {exc})") from None
         hdr = img.header
-        if hasattr(hdr, "get_sform") and hasattr(hdr, "get_qform"):
-            if hdr.get_sform(coded=True)[1] == 0 and hdr.get_qform(coded=True)[1] == 0:
-                raise HeadFileError(f"{path}: the volume has no affine (sform and qform codes are 0), so its voxels "
-                                    f"cannot be placed in scanner space; set the qform/sform (e.g. `fslorient "
-                                    f"-copyqform2sform` or re-export from the segmentation tool) or pass the array "
-                                    f"with affine=")
-        data = np.asanyarray(img.dataobj)
+        try:
+            no_affine = hasattr(hdr, "get_sform") and hasattr(hdr, "get_qform") and \
+                hdr.get_sform(coded=True)[1] == 0 and hdr.get_qform(coded=True)[1] == 0
+        except Exception as exc:
+            raise HeadFileError(f"{path}: unreadable NIfTI orientation header ({type(exc).__name__}: {exc})") from None
+        if no_affine:
+            raise HeadFileError(f"{path}: the volume has no affine (sform and qform codes are 0), so its voxels "
+                                f"cannot be placed in scanner space; set the qform/sform (e.g. `fslorient "
+                                f"-copyqform2sform` or re-export from the segmentation tool) or pass the array "
+                                f"with affine=")
+        data = _read_voxels(img, path)
         aff = img.affine if affine is None else affine
         source = str(path)
     else:
@@ -177,6 +182,16 @@ def _load_label_volume(volume, affine=None):
     aff = np.asarray(aff, dtype=np.float64)
     if aff.shape != (4, 4) or not np.all(np.isfinite(aff)) or abs(np.linalg.det(aff[:3, :3])) < 1e-12:
         raise HeadFileError(f"{source}: affine must be an invertible 4x4 matrix (voxel → mm)")
+    if data.dtype.kind not in "biuf":
+        raise HeadFileError(f"{source}: label volume has voxel type {data.dtype}; a segmentation holds integer "
+                            f"labels (uint8/int16/int32)")
+    if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+        raise HeadFileError(f"{source}: label volume holds NaN or inf; pass a segmentation (integer labels)")
+    if data.size == 0:
+        raise HeadFileError(f"{source}: the label volume is empty (shape {data.shape})")
+    if data.size and (data.min() < -2**31 or data.max() >= 2**31):
+        raise HeadFileError(f"{source}: labels {data.min()}..{data.max()} do not fit 32-bit integers; pass a "
+                            f"segmentation with ordinary label values")
     if not np.all(np.equal(np.mod(data, 1), 0)):
         raise HeadFileError(f"{source}: label volume holds non-integer values; pass a segmentation (labels), "
                             f"not an intensity image")
@@ -188,6 +203,32 @@ def _load_label_volume(volume, affine=None):
         raise HeadFileError(f"{source}: voxel size {vs.round(2).tolist()} mm is too coarse for a head model "
                             f"(need ≤ 5 mm); check the affine's units")
     return data.astype(np.int32, copy=False), aff, source
+
+
+# deflate (gzip) expands at most ~1032:1, so no compressed volume can hold more than this many bytes per file byte
+_MAX_GZIP_RATIO = 1100
+
+
+def _read_voxels(img, path):
+    """The voxel array, after checking that the file can hold what its header announces (no giant allocation
+    from a damaged header); any failure is a HeadFileError naming ``path``."""
+    try:
+        shape = tuple(int(n) for n in img.shape)
+        itemsize = np.dtype(img.get_data_dtype()).itemsize
+    except Exception as exc:
+        raise HeadFileError(f"{path}: unreadable volume header ({type(exc).__name__}: {exc})") from None
+    nbytes = math.prod(shape) * itemsize
+    size = path.stat().st_size
+    compressed = path.name.lower().endswith((".gz", ".mgz"))
+    if min(shape, default=0) <= 0 or nbytes > size * (_MAX_GZIP_RATIO if compressed else 1):
+        raise HeadFileError(f"{path}: the header announces a {' x '.join(map(str, shape))} volume "
+                            f"({nbytes} bytes), which a {'compressed ' if compressed else ''}file of {size} bytes "
+                            f"cannot hold; the file is truncated or its header is corrupt — re-export it")
+    try:
+        return np.asanyarray(img.dataobj)
+    except Exception as exc:
+        raise HeadFileError(f"{path}: cannot read the voxels ({type(exc).__name__}: {exc}); the file is truncated "
+                            f"or corrupt — re-export it") from None
 
 
 def surfaces_from_label_volume(volume, tissue_labels="simnibs", edge_length_mm=None, affine=None,

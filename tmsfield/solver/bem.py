@@ -209,6 +209,12 @@ class EFieldSolver:
         Memory 4 T² bytes (5.2 GB for the 36k-triangle mni152 template); building it costs about as much as 5-10
         GMRES solves, after which a solve costs a triangular solve plus 1-3 operator products.
         Worth it when one head gets many solves (a batch with many rows per head).
+    cache : tmsfield.cache.SetupStore, True, str or None
+        On-disk set-up cache (:mod:`tmsfield.cache`): the near-field operators, the LU factors and
+        the fast-placement map are read from it when an intact entry for this very mesh,
+        conductivities, settings and package version exists, else built and stored. ``True``: the
+        default folder (``$TMSFIELD_CACHE_DIR``, ``$XDG_CACHE_HOME/tmsfield`` or ``~/.cache/tmsfield``).
+        Default None (nothing read or written).
 
     Attributes
     ----------
@@ -232,8 +238,11 @@ class EFieldSolver:
 
     def __init__(self, head_or_surfaces, conductivities=None, *, tol=1e-6, fmm="auto", cortex_points=None,
                  near_factor=3.0, maxiter=1000, restart=100, fast_placements=True, check_mesh=True,
-                 fast_options=None, factorize=False):
+                 fast_options=None, factorize=False, cache=None):
         t0 = time.perf_counter()
+        from ..cache import as_store
+        from ..cache import setup as _cached
+        self.cache = as_store(cache)
         if factorize not in (False, True, "lazy"):
             raise InputError(f"factorize must be False, True or 'lazy'; got {factorize!r}")
         surfaces, sig, tissues, cortex, name = _as_surfaces(head_or_surfaces, conductivities)
@@ -283,7 +292,7 @@ class EFieldSolver:
         # --- far field and near-field corrections of the operator ---
         self._far = FarField(self.centroids, use_fmm=choose_far_field(self.n_triangles, self.n_triangles, fmm))
         self._tree = cKDTree(self.centroids)
-        self._near_op = self._operator_near_matrix()
+        self._near_op = _cached.cached_near_operator(self.cache, self, self._operator_near_matrix)
         self._outer_far = FarField(self.centroids[self._outer],
                                    use_fmm=choose_far_field(int(self._outer.sum()), 20000, fmm))
         self._outer_tree = cKDTree(self.centroids[self._outer])
@@ -302,10 +311,11 @@ class EFieldSolver:
         self._cortex_eval = None
         self.fast_map = None
         if cp is not None:
-            self._cortex_eval = self._evaluation_operator(cp, "cortex points")
+            self._cortex_eval = _cached.cached_evaluation_operator(
+                self.cache, self, cp, lambda: self._evaluation_operator(cp, "cortex points"))
             if fast_placements:
                 from .fast_placement import FastPlacementMap
-                self.fast_map = FastPlacementMap(self, **(fast_options or {}))
+                self.fast_map = FastPlacementMap(self, **{"store": self.cache, **(fast_options or {})})
         self.setup_seconds = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ operator
@@ -442,11 +452,13 @@ class EFieldSolver:
         """
         if self._lu is None:
             import scipy.linalg as sla
+            from ..cache.setup import cached_lu
             t0 = time.perf_counter()
-            m = self.dense_matrix(np.float32)
-            # m is C-ordered, so m.T is a Fortran-ordered view of Mᵀ: LAPACK factorises it in place
-            self._lu = sla.lu_factor(m.T, overwrite_a=True, check_finite=False)
-            del m
+
+            def build():
+                # dense_matrix is C-ordered, so its .T is a Fortran-ordered view of Mᵀ: factorised in place
+                return sla.lu_factor(self.dense_matrix(np.float32).T, overwrite_a=True, check_finite=False)
+            self._lu = cached_lu(self.cache, self, build)
             self.factorize_seconds = time.perf_counter() - t0
         return self
 

@@ -38,7 +38,6 @@ relative L2); ``relative_tail`` gives the first discarded singular value of Y re
 largest.
 """
 
-import hashlib
 import time
 import warnings
 from pathlib import Path
@@ -57,32 +56,19 @@ __all__ = ["FastPlacementMap", "default_cache_dir"]
 
 
 def default_cache_dir():
-    """Where the viewer keeps per-head fast maps: ``$TMSFIELD_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/tmsfield``, else ``~/.cache/tmsfield`` (read when called).
+    """Where the set-up cache lives (:func:`tmsfield.cache.default_cache_dir`): ``$TMSFIELD_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/tmsfield``, else ``~/.cache/tmsfield`` (read when called).
 
     Examples
     --------
     >>> isinstance(default_cache_dir(), Path)
     True
     """
-    import os
-    env = os.environ.get("TMSFIELD_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tmsfield"
+    from ..cache import default_cache_dir as _d
+    return _d()
 
 
-def _fingerprint(solver, params):
-    """Hash of everything the map depends on: geometry, contrasts, cortex points, near-field rule,
-    the map's parameters and the package version (a new version never reuses an old map)."""
-    from .._version import __version__
-    h = hashlib.sha256()
-    for a in (solver.tri_vertices, solver.tri_contrast, solver.cortex_points, [solver.near_factor]):
-        h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
-    h.update(repr(sorted(params.items())).encode())
-    h.update(__version__.encode())
-    return h.hexdigest()[:24]
+_CACHE_ARRAYS = ("response", "projector_t", "singular_values")
 
 
 def _cortex_blocks(solver, pts, buf):
@@ -125,11 +111,15 @@ class FastPlacementMap:
         Cortex points per dense block of the two passes (memory 12 T × chunk bytes).
     seed : int
         Seed of the sources and the test matrix (the map is deterministic for a given head).
+    store : tmsfield.cache.SetupStore, optional
+        Set-up cache (:mod:`tmsfield.cache`) for the map (entry ``fastmap-<key>``, ~4 bytes × k × (3Nc + T);
+        147 + 36 MB on mni152_coarse) and the coils' far-field surrogates: a later solver for the
+        same head, conductivities, cortex points, options and package version loads it in about a
+        second instead of rebuilding. The entry holds that key and a SHA-256 of each file: a
+        truncated, damaged or foreign entry is never used but rebuilt and replaced (with a one-line
+        warning); writes are atomic; two processes never build the same map at once.
     cache_dir : str or Path, optional
-        Folder for a per-head cache of the map (``fastmap-<hash>.npz``, ~4 bytes × k × (3Nc + T);
-        147 + 36 MB on mni152_coarse): a later solver for the same head, conductivities, cortex
-        points, options and package version loads it in well under a second instead of
-        rebuilding. Unusable files are rebuilt and replaced (with a warning); writes are atomic.
+        Shorthand for ``store=SetupStore(cache_dir)``.
     surrogate_distance_mm, surrogate_tol : float
         Primary field at points this far (mm) outside the box around a coil's sources from the
         coil's fitted far-field surrogate (:func:`tmsfield.coils.far_field.far_field_surrogate`)
@@ -159,65 +149,80 @@ class FastPlacementMap:
 
     def __init__(self, solver, *, rank=400, oversample=40, dense_limit=40000, sources=3000,
                  source_distance_mm=(2.0, 40.0), chunk_points=1000, seed=0, surrogate_distance_mm=15.0,
-                 surrogate_tol=5e-4, cache_dir=None):
+                 surrogate_tol=5e-4, cache_dir=None, store=None):
         t0 = time.perf_counter()
         self.solver = solver
         self.surrogate_distance_mm = None if surrogate_distance_mm is None else float(surrogate_distance_mm)
         self.surrogate_tol = float(surrogate_tol)
         self._surrogates = {}
-        self.cache_path = None
+        self.cache_path = self.cache_key = None
         self.loaded_from_cache = False
         lo, hi = (float(v) for v in source_distance_mm)
         if not 0.0 < lo <= hi:
             raise InputError(f"source_distance_mm must be (min, max) with 0 < min <= max; got {source_distance_mm!r}")
         if int(sources) < 1 or int(rank) < 1:
             raise InputError(f"rank and sources must be positive; got rank={rank!r}, sources={sources!r}")
-        if cache_dir is not None:
+        if store is None and cache_dir is not None:
+            from ..cache import SetupStore
+            store = SetupStore(cache_dir)
+        self.store = store
+        args = (solver, rank, oversample, dense_limit, sources, (lo, hi), chunk_points, seed)
+        if store is None:
+            self._build_reporting(*args)
+        else:
+            from ..cache.setup import solver_key
             params = dict(algorithm="exterior-dipole range v1", rank=int(rank), oversample=int(oversample),
                           sources=int(sources), source_distance_mm=[lo, hi], seed=int(seed))
-            self.cache_path = Path(cache_dir).expanduser() / f"fastmap-{_fingerprint(solver, params)}.npz"
-            if self._load(self.cache_path):
-                self.loaded_from_cache = True
-                self.setup_seconds = time.perf_counter() - t0
-                return
-        self._build(solver, rank, oversample, dense_limit, sources, (lo, hi), chunk_points, seed)
-        self.setup_seconds = time.perf_counter() - t0
-        if self.cache_path is not None:
-            self._save(self.cache_path)
+            self.cache_key = solver_key(solver, "fastmap", cortex_points=np.asarray(solver.cortex_points, np.float64),
+                                        params=params)
+            self.cache_path = store.entry_path("fastmap", self.cache_key)
+            desc = f"fast-placement map of {getattr(solver, 'name', 'head')} (rank {int(rank)})"
 
-    def _load(self, path):
-        """Adopt a map saved by :meth:`_save` for this very head; False (recompute) when absent or unusable."""
-        if not path.is_file():
-            return False
+            def make():
+                self._build_reporting(*args)
+                return self._arrays(), {"rank": int(self.rank), "relative_tail": float(self.relative_tail)}
+            arrays, meta, built = store.get_or_build("fastmap", self.cache_key, make, description=desc, mmap=False)
+            if not built and not self._adopt(arrays, meta):
+                self._build_reporting(*args)                 # a stored map that does not fit: rebuild, replace
+                store.save("fastmap", self.cache_key, self._arrays(),
+                           {"rank": int(self.rank), "relative_tail": float(self.relative_tail)}, description=desc)
+                built = True
+            self.loaded_from_cache = not built
+        self.setup_seconds = time.perf_counter() - t0
+
+    def _build_reporting(self, *args):
+        from .. import _progress
+        with _progress.step(f"fast-placement map of {getattr(args[0], 'name', 'head')} (rank {int(args[1])}: "
+                            f"{int(args[1]) + int(args[2])} solves, {int(args[1])} adjoint solves)"):
+            self._build(*args)
+
+    def _arrays(self):
+        return {"response": np.ascontiguousarray(self.response, "<f4"),
+                "projector_t": np.ascontiguousarray(self.projector_t, "<f4"),
+                "singular_values": np.ascontiguousarray(self.singular_values, "<f8")}
+
+    def _adopt(self, arrays, meta):
+        """Use a map read from the store (already checksummed and keyed); False when its arrays do not
+        fit this solver (one warning line; the caller rebuilds)."""
         s = self.solver
         try:
-            with np.load(path, allow_pickle=False) as z:
-                response, projector_t = z["response"], z["projector_t"]
-                sv, meta = z["singular_values"], z["meta"]
-            k = projector_t.shape[0]
+            response, projector_t, sv = (np.asarray(arrays[k]) for k in _CACHE_ARRAYS)
+            k = projector_t.shape[0] if projector_t.ndim == 2 else -1
             if response.shape != (3 * s.cortex_points.shape[0], k) or projector_t.shape != (k, s.n_triangles) \
-                    or response.dtype != np.float32 or projector_t.dtype != np.float32 or meta.shape != (2,):
+                    or response.dtype != np.float32 or projector_t.dtype != np.float32 or sv.ndim != 1:
                 raise ValueError("array shapes do not match this head")
-        except Exception as exc:  # a damaged or foreign cache file is never fatal: rebuild and replace it
-            warnings.warn(f"ignoring the fast-placement cache {path} ({exc}); rebuilding it", RuntimeWarning, stacklevel=3)
+            tail = float(meta.get("relative_tail"))
+            if not all(np.isfinite(a).all() for a in (response, projector_t, sv)) or not np.isfinite(tail):
+                raise ValueError("non-finite values")
+        except Exception as exc:  # never fatal: rebuild and replace
+            why = " ".join(str(exc).split()) or type(exc).__name__
+            warnings.warn(f"ignoring the fast-placement cache {self.cache_path} ({why}); rebuilding it",
+                          RuntimeWarning, stacklevel=4)
             return False
         self.response, self.projector_t, self.singular_values = response, projector_t, sv
-        self.rank, self.relative_tail = int(k), float(meta[1])
-        self.method, self.timings = f"loaded from {path.name}", {}
+        self.rank, self.relative_tail = int(k), tail
+        self.method, self.timings = f"loaded from {self.cache_path.name}", {}
         return True
-
-    def _save(self, path):
-        """Write the map (float32 arrays + metadata) atomically, so a killed run leaves no half file."""
-        import io
-        from .._atomic import atomic_write_bytes
-        buf = io.BytesIO()
-        np.savez(buf, response=self.response, projector_t=self.projector_t, singular_values=self.singular_values,
-                 meta=np.array([self.rank, self.relative_tail]))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, buf.getvalue())
-        except OSError as exc:
-            warnings.warn(f"could not write the fast-placement cache {path}: {exc}", RuntimeWarning, stacklevel=3)
 
     def _exterior_sources(self, solver, count, distance_mm, rng):
         """Positions (mm) of the sampling dipoles: uniform over the outer surface by area, each
@@ -249,7 +254,10 @@ class FastPlacementMap:
             # A solver built with factorize=True already holds these factors: reuse them.
             lu = getattr(solver, "_lu", None)
             if lu is None:
-                lu = sla.lu_factor(solver.dense_matrix(np.float32).T, overwrite_a=True, check_finite=False)
+                from ..cache.setup import cached_lu
+                lu = cached_lu(getattr(self, "store", None), solver,
+                               lambda: sla.lu_factor(solver.dense_matrix(np.float32).T, overwrite_a=True,
+                                                     check_finite=False))
 
             def solve(rhs, trans=0):
                 return sla.lu_solve(lu, np.asarray(rhs, dtype=np.float32), trans=1 - trans,
@@ -340,10 +348,16 @@ class FastPlacementMap:
         sur = None
         if self.surrogate_distance_mm is not None and not getattr(coil, "sampled_grids", ()) \
                 and coil.n_dipoles + coil.n_segments > 200:
-            try:
-                sur = far_field_surrogate(coil, self.surrogate_distance_mm, tol=self.surrogate_tol, max_dipoles=800)
-            except CoilError:
-                sur = None   # no lattice much smaller than the coil meets the bound: evaluate in full
+            from ..cache.setup import cached_surrogate
+
+            def fit():
+                try:
+                    return far_field_surrogate(coil, self.surrogate_distance_mm, tol=self.surrogate_tol,
+                                               max_dipoles=800)
+                except CoilError:
+                    return None   # no lattice much smaller than the coil meets the bound: evaluate in full
+            sur = cached_surrogate(getattr(self, "store", None), coil, fit, distance_mm=self.surrogate_distance_mm,
+                                   tol=self.surrogate_tol, max_dipoles=800)
         if len(self._surrogates) >= 8:
             self._surrogates.pop(next(iter(self._surrogates)))
         self._surrogates[key] = (coil, sur)   # holds the coil, so its id is not reused meanwhile

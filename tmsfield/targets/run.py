@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .local_sphere import LocalSphereModel
+from .model_card import describe_model
+
 from .._version import __version__
 from ..errors import InputError, TargetError
 
@@ -134,54 +137,31 @@ class TargetJob:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 
-def _fit_sphere(points):
-    """Least-squares sphere (centre, radius) through points (mm)."""
-    a = np.column_stack([2 * points, np.ones(len(points))])
-    b = (points ** 2).sum(axis=1)
-    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
-    c = sol[:3]
-    return c, float(np.sqrt(sol[3] + c @ c))
-
-
-class _LocalSphere:
-    """Analytic sphere fitted to the scalp around a point, exposing the solver interface (fast approximation)."""
-
-    def __init__(self, head, near_point, radius_mm=60.0):
-        from ..solver import SphereModel
-        v = np.asarray(head.scalp.vertices, float)
-        sel = v[np.linalg.norm(v - near_point, axis=1) < radius_mm]
-        c, _ = _fit_sphere(sel if len(sel) >= 10 else v)
-        r = float(np.min(np.linalg.norm(sel - c, axis=1))) - 0.5 if len(sel) else 80.0
-        cortex = np.asarray(head.cortex.vertices, float)
-        self.model = SphereModel(r, tuple(c))
-        self.radius_mm, self.center_mm = r, tuple(c)
-        self.inside = np.linalg.norm(cortex - c, axis=1) < r
-
-    def reciprocal_field(self, points, weights, eval_points):
-        return self.model.reciprocal_field(points, weights, eval_points)
-
-    def efield(self, coil, points, pose=None, didt=1.0):
-        p = np.asarray(points, float)
-        out = np.full(p.shape, np.nan)
-        ok = np.linalg.norm(p - np.asarray(self.center_mm), axis=1) < self.radius_mm
-        if ok.any():
-            out[ok] = self.model.efield(coil, p[ok], pose, didt)
-        return out
-
-
 def _read_landmarks(path):
     import json
     from pathlib import Path
     from ..errors import HeadFileError
     p = Path(path)
     try:
-        d = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:   # ValueError: bad JSON or not UTF-8
         raise HeadFileError(f"landmarks file {p}: cannot read it as JSON ({exc})") from None
     need = ("nasion", "inion", "lpa", "rpa")
     if not isinstance(d, dict) or any(k not in d for k in need):
         raise HeadFileError(f"landmarks file {p} must hold a JSON object with {need} -> [x, y, z] in mm")
-    return {k: np.asarray(d[k], float).reshape(3) for k in need}
+    out = {}
+    for k in need:
+        v = d[k]
+        try:
+            if not (isinstance(v, list) and len(v) == 3 and not any(isinstance(x, bool) for x in v)):
+                raise TypeError
+            out[k] = np.array([float(x) for x in v])           # OverflowError: an integer beyond float range
+        except (TypeError, ValueError, OverflowError):
+            out[k] = np.full(3, np.nan)
+        if not np.all(np.isfinite(out[k])):
+            raise HeadFileError(f"landmarks file {p}: {k!r} must be three finite numbers [x, y, z] in mm; got "
+                                f"{json.dumps(v)[:80]}")
+    return out
 
 
 class SetupCache:
@@ -199,6 +179,10 @@ class SetupCache:
         "auto" (:func:`auto_factorize`): when the LU fits in memory. Measured on the 36k-triangle
         template (2026-11-28, 2 cores): the default run took 4 min 05 s with the LU (158 s of it the
         LU) against 8 min 56 s with GMRES per solve.
+    cache : tmsfield.cache.SetupStore, True, str or None
+        On-disk set-up cache passed to every BEM solver (``EFieldSolver(cache=...)``): the LU, the
+        near-field operators and the fast map of a head are built once and read back by later
+        processes. None (default here): nothing on disk; the command line passes the default store.
 
     Examples
     --------
@@ -207,7 +191,9 @@ class SetupCache:
     'fig8_70mm'
     """
 
-    def __init__(self, max_heads=2, fast_placements=False, factorize="auto"):
+    def __init__(self, max_heads=2, fast_placements=False, factorize="auto", cache=None):
+        from ..cache import as_store
+        self.store = as_store(cache)
         self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
         self._warps = {}
         self.max_heads = int(max_heads)
@@ -233,7 +219,9 @@ class SetupCache:
             lm = None
             if landmarks is not None:
                 lm = _read_landmarks(landmarks)
-            self._heads[key] = load_head(source, landmarks=lm) if lm is not None else load_head(source)
+            from .. import _progress
+            with _progress.step(f"loading and checking the head {source}"):
+                self._heads[key] = load_head(source, landmarks=lm) if lm is not None else load_head(source)
         return self._heads[key]
 
     def geometry(self, source, landmarks=None):
@@ -280,9 +268,10 @@ class SetupCache:
                 fac = self.factorize
                 if fac == "auto":
                     fac = auto_factorize(sum(b.n_triangles for b in head.boundaries))
-                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements, factorize=fac)
+                self._solvers[key] = EFieldSolver(head, fast_placements=self.fast_placements, factorize=fac,
+                                                  cache=self.store)
             else:
-                self._solvers[key] = _LocalSphere(head, np.asarray(near_point, float))
+                self._solvers[key] = LocalSphereModel(head, np.asarray(near_point, float))
         return self._solvers[key]
 
 
@@ -384,8 +373,13 @@ def run_target(job, cache=None):
                 pos, info = make()
                 pl = coil_pose(geo, coil, pos, handle_angle_deg=job.handle_angle_deg, gap_mm=job.gap_mm,
                                on_scalp=True)
-                val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
-                                           method="direct" if name == job.method else "fast")
+                from .. import _progress
+                with _progress.step(f"field of the {name} placement"):
+                    val, _ = evaluate_quantity(model, eval_coil, roi, pl.pose, job.quantity,
+                                               method="direct" if name == job.method else "fast")
+                if not np.isfinite(val):
+                    raise TargetError(f"the field of the {name} placement at the target is not finite (the "
+                                      f"target ROI lies outside the model there); try --model bem")
                 heur[name] = {"position_mm": pl.position_mm.tolist(), "scalp_point_mm": pl.scalp_point_mm.tolist(),
                               "pose": pl.pose.tolist(), "handle_angle_deg": pl.handle_angle_deg,
                               "lift_mm": pl.lift_mm, "efield_at_target_v_per_m_per_a_per_us": val,
@@ -406,9 +400,12 @@ def run_target(job, cache=None):
                                dipole_coil=dip)
         pose, value = res.pose, res.value
         scalp_point, angle, lift = res.scalp_point_mm, res.handle_angle_deg, res.lift_mm
-        search_info = {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
-                       "ranking_rel_error": res.ranking_rel_error,
-                       "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings}
+        # diagnostics use NaN for "not measured" (e.g. no finite probe value): stored as null, while a
+        # NaN anywhere else in the result is refused by write_result
+        search_info = _not_measured_to_none(
+            {"ranked": res.ranked[:10], "interpolation_rel_error": res.interpolation_rel_error,
+             "ranking_rel_error": res.ranking_rel_error,
+             "n_placements": res.n_placements, "timings_s": res.timings_s, **res.settings})
         if res.lift_mm > 0:
             warnings.append(f"coil raised {res.lift_mm:.1f} mm above the gap so its casing clears the scalp")
     else:
@@ -416,6 +413,9 @@ def run_target(job, cache=None):
         pose, value = np.asarray(h["pose"]), h["efield_at_target_v_per_m_per_a_per_us"]
         scalp_point, angle, lift = np.asarray(h["scalp_point_mm"]), h["handle_angle_deg"], h["lift_mm"]
     t_search = time.perf_counter()
+    if not np.isfinite(value):
+        raise TargetError(f"the field at the target is not finite for the {job.method} placement (the target ROI "
+                          f"lies outside the {job.model} model); try --model bem or another target")
     peak = _peak(model, coil if job.model == "bem" else dip, dip, head, pose)
     t_end = time.perf_counter()
     stim, dose = dose_report(value, coil=coil, stimulator=job.stimulator, max_didt_a_per_us=job.max_didt_a_per_us,
@@ -460,6 +460,7 @@ def run_target(job, cache=None):
         "efield_at_target_v_per_m_per_a_per_us": float(value),
         "peak_efield_v_per_m_per_a_per_us": peak,
         "dose": dose,
+        "model": describe_model(head, job.model, model),
         "settings": settings,
         "heuristics": heur,
     }
@@ -488,6 +489,17 @@ def _target_block(tgt, job, cluster, warp):
     if warp is not None:
         d["mni_warp"] = {"file": warp.source, "kind": warp.kind, "direction": warp.direction}
     return d
+
+
+def _not_measured_to_none(x):
+    """Nested copy of a diagnostics dict with NaN/inf floats (meaning "not measured") as None."""
+    if isinstance(x, dict):
+        return {k: _not_measured_to_none(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_not_measured_to_none(v) for v in x]
+    if isinstance(x, (float, np.floating)) and not np.isfinite(x):
+        return None
+    return x
 
 
 def safe_name(text):

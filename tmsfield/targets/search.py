@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _progress
+
 from ..errors import InputError, TargetError
 from ..pose import as_pose_matrix
 from .geometry import ScalpGeometry
@@ -550,7 +552,9 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
     cen = bsp + gap_mm * bn
     mask = (lambda nodes: needed_nodes(nodes, cen, -bn, rho.max() + margin, zc.min() - max_lift_mm - margin,
                                        zc.max() + margin)) if mask_nodes else None
-    grid = build_adjoint_grid(model, roi, quantity, geo, sp0, frame, lo, hi, s, direction, node_mask=mask)
+    with _progress.step(f"reciprocal fields of the target ROI ({roi.points.shape[0]} cortex points) on the "
+                        f"search grid"):
+        grid = build_adjoint_grid(model, roi, quantity, geo, sp0, frame, lo, hi, s, direction, node_mask=mask)
     t2 = time.perf_counter()
 
     n_eval = 0
@@ -632,19 +636,23 @@ def search_placement(model, head, coil, target_mm, *, quantity="magnitude", dire
     t5 = time.perf_counter()
     # ---- verification with the full solver
     errs = []
-    for r in rows[:n_verify]:
-        m = np.eye(4)
-        m[:3, :3], m[:3, 3] = r["rot"], r["centre"]
-        r["pose"] = as_pose_matrix(m)
-        val, proxy = evaluate_quantity(model, coil, roi, r["pose"], quantity, direction, verify_method)
-        r["value"], r["proxy"] = val, proxy
+    with _progress.step(f"confirming the best {min(n_verify, len(rows))} placements with the solver",
+                        total=min(n_verify, len(rows)), unit="placement") as bar:
+        for r in rows[:n_verify]:
+            m = np.eye(4)
+            m[:3, :3], m[:3, 3] = r["rot"], r["centre"]
+            r["pose"] = as_pose_matrix(m)
+            val, proxy = evaluate_quantity(model, coil, roi, r["pose"], quantity, direction, verify_method)
+            r["value"], r["proxy"] = val, proxy
+            bar.update()
     verified = rows[:n_verify]
     verified.sort(key=lambda r: -r["value"])
     best = verified[0]
     # confirm the winner with the full solve, unless the verification already was one (no fast map)
     verified_by_full_solve = not _has_fast_path(model, verify_method)
     if not verified_by_full_solve:
-        best["value"], best["proxy"] = evaluate_quantity(model, coil, roi, best["pose"], quantity, direction)
+        with _progress.step("full solve of the best placement"):
+            best["value"], best["proxy"] = evaluate_quantity(model, coil, roi, best["pose"], quantity, direction)
     errs.append(abs(best["reciprocity"] - best["proxy"]) / max(abs(best["proxy"]), 1e-300))
     if verified_by_full_solve:
         errs += [abs(r["reciprocity"] - r["proxy"]) / max(abs(r["proxy"]), 1e-300) for r in verified[1:]]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path
+from .._outputs import require_finite
 from ..errors import InputError
 
 __all__ = ["export_gifti", "export_gifti_surface", "export_curv", "export_vtk", "export_pose_json"]
@@ -76,6 +77,9 @@ def export_gifti(path, scene_or_values, *, name=None, include_vectors=True):
     import nibabel as nib
 
     vals, vec, quantity = _values_and_vectors(scene_or_values)
+    require_finite(vals, "the E-field overlay (V/m) at vertex", path)
+    if include_vectors and vec is not None:
+        require_finite(np.asarray(vec, float), "the E-field vectors (V/m) at vertex", path)
     name = name or ("E_magnitude" if quantity == "magnitude" else "E_normal_into_cortex")
     desc = "|E|, induced electric field magnitude" if quantity == "magnitude" else \
         "E·n, normal component of the induced electric field, positive into the cortex"
@@ -110,6 +114,7 @@ def export_gifti_surface(path, surface, *, structure="Cortex"):
         tris = np.asarray(surface.cortex.faces).reshape(-1, 4)[:, 1:]
     else:
         verts, tris = np.asarray(surface.vertices), np.asarray(surface.triangles)
+    require_finite(np.asarray(verts, float), "the surface vertices (mm)", path)
     coords = nib.gifti.GiftiDataArray(verts.astype(np.float32), intent="NIFTI_INTENT_POINTSET",
                                       datatype="NIFTI_TYPE_FLOAT32",
                                       meta=nib.gifti.GiftiMetaData({"AnatomicalStructurePrimary": structure}))
@@ -140,6 +145,7 @@ def export_curv(path, scene_or_values, n_faces=None):
     from .scene import Scene
 
     vals, _, _ = _values_and_vectors(scene_or_values)
+    require_finite(vals, "the values (V/m) at vertex", path)
     if isinstance(scene_or_values, Scene):
         n_faces = scene_or_values.cortex.n_cells
     return _atomic(path, lambda tmp: write_morph_data(tmp, vals.astype(np.float32), fnum=int(n_faces or 0)),
@@ -169,6 +175,11 @@ def export_vtk(folder, scene, *, prefix="scene"):
             continue
         out = folder / f"{prefix}_{name}.vtp"
         m = mesh.copy()
+        require_finite(np.asarray(m.points, float), f"the {name} mesh points (mm)", out)
+        for key in m.point_data.keys():
+            arr = np.asarray(m.point_data[key])
+            if arr.dtype.kind == "f":
+                require_finite(arr, f"the {name} point array {key!r} at", out)
         if name == "cortex":
             m.field_data["units"] = ["V/m"]
             m.field_data["quantity"] = [scene.quantity]

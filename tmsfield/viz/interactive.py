@@ -82,8 +82,8 @@ class ViewerState:
     pose : array_like (4, 4) or CoilPose
         Starting coil pose (mm, +z into the head).
     solver : object with ``efield_on_cortex(coil, pose, didt) -> (V, 3)`` V/m, optional
-        Default ``tmsfield.EFieldSolver(head)`` with its fast map cached on disk per head
-        (:func:`tmsfield.solver.fast_placement.default_cache_dir`; ``TMSFIELD_CACHE_DIR`` moves it).
+        Default ``tmsfield.EFieldSolver(head, cache=True)``: its set-up (near field, fast map) in the
+        on-disk set-up cache (:mod:`tmsfield.cache`; ``TMSFIELD_CACHE_DIR`` moves it).
     didt : float
         dI/dt (A/µs) the field is shown for.
     target_mm : array_like (3,), optional
@@ -114,10 +114,10 @@ class ViewerState:
         self.coil = coil
         if solver is None:
             import tmsfield
-            from ..solver.fast_placement import default_cache_dir
 
-            # the fast map is cached per head on disk: only the first viewer of a head waits for it
-            solver = tmsfield.EFieldSolver(head, fast_options={"cache_dir": default_cache_dir()})
+            # the set-up (near field, fast map) is cached on disk (tmsfield.cache): only the first viewer
+            # of a head waits for it
+            solver = tmsfield.EFieldSolver(head, cache=True)
         if not hasattr(solver, "efield_on_cortex"):
             raise InputError(f"solver must have efield_on_cortex(coil, pose, didt); got {type(solver).__name__}")
         self.solver = solver

@@ -317,7 +317,11 @@ def write_png(filename, image):
     path = Path(filename)
     if path.parent and not path.parent.exists():
         raise InputError(f"cannot write {path}: folder {path.parent} does not exist; create it first")
-    img = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[::-1])
+    raw = np.asarray(image)
+    if raw.dtype.kind in "fc":
+        from .._outputs import require_finite
+        require_finite(raw, "the image pixel", path)
+    img = np.ascontiguousarray(np.asarray(raw, dtype=np.uint8)[::-1])
     h, w, c = img.shape
     data = vtkImageData()
     data.SetDimensions(w, h, 1)

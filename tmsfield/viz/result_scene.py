@@ -62,7 +62,7 @@ def load_result(result):
         try:
             text = path.read_text(encoding="utf-8")
             data = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise RenderError(f"{path} is not a tmsfield placement result: it is not JSON text ({exc}); pass the "
                               f"JSON written by `tmsfield target` or `tmsfield batch`") from None
     elif isinstance(result, dict):
@@ -108,7 +108,8 @@ def result_didt(result):
     return None if didt is None else float(didt)
 
 
-def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None, quantity=None, **options):
+def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None, quantity=None, cache=None,
+                      **options):
     """Build a :class:`~tmsfield.viz.scene.Scene` from a placement result, recomputing the field.
 
     Parameters
@@ -125,6 +126,8 @@ def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None,
         Already computed field (V/m) at the result's dose; skips the solver.
     quantity : {"magnitude", "normal"}, optional
         Default: the target's quantity in the result, else magnitude.
+    cache : tmsfield.cache.SetupStore, True or None
+        Set-up cache of the default solver (``EFieldSolver(cache=...)``).
     **options
         Passed to :func:`~tmsfield.viz.scene.build_scene` (``clim``, ``threshold``, ``cmap``...).
 
@@ -170,10 +173,13 @@ def scene_from_result(result, *, head=None, coil=None, solver=None, efield=None,
             import tmsfield
 
             try:   # one placement: a direct solve is cheaper than precomputing the fast placement map
-                solver = tmsfield.EFieldSolver(head, fast_placements=False)
+                solver = tmsfield.EFieldSolver(head, fast_placements=False,
+                                               **({"cache": cache} if cache is not None else {}))
             except TypeError:
                 solver = tmsfield.EFieldSolver(head)
-        efield = solver.efield_on_cortex(coil, pose, 1.0 if didt is None else didt)
+        from .. import _progress
+        with _progress.step("E-field of the placement (one full solve)"):
+            efield = solver.efield_on_cortex(coil, pose, 1.0 if didt is None else didt)
     efield = np.asarray(efield, float)
     if efield.shape != (cortex.n_vertices, 3):
         raise RenderError(f"the field for {where} has shape {efield.shape} but the cortex has {cortex.n_vertices} "
