@@ -4,7 +4,8 @@ Manifest: CSV with a header. Required columns ``head``, ``target``, ``coil``. ``
 ``mni:X Y Z`` or ``subject:X Y Z`` (spaces or commas), or empty for the default. Optional columns override
 the command-line settings per row: ``method``, ``quantity``, ``roi_radius``, ``search_radius``, ``gap``,
 ``handle_angle``, ``percent_output``, ``requested_field``, ``stimulator``, ``max_didt``, ``model``,
-``landmarks``, ``id``. Relative paths are relative to the manifest's folder.
+``landmarks``, ``id``, and (clinic workflow) ``motor_threshold`` (RMT, %), ``target_map`` (a map file instead of
+``target``), ``map_space``, ``mni_warp``, ``mni_warp_source``. Relative paths are relative to the manifest's folder.
 
 Per row: a result JSON ``<out>/<id>.json`` (atomic). A row whose JSON exists and was made with the same
 settings is not recomputed (resume). A failing row (bad head, unreachable target ...) is reported in the
@@ -28,7 +29,10 @@ __all__ = ["register", "read_manifest", "ManifestRow"]
 REQUIRED = ("head", "target", "coil")
 OPTIONAL = {"method": str, "quantity": str, "roi_radius": float, "search_radius": float, "gap": float,
             "handle_angle": float, "percent_output": float, "requested_field": float, "stimulator": str,
-            "max_didt": float, "model": str, "landmarks": str, "id": str}
+            "max_didt": float, "model": str, "landmarks": str, "id": str,
+            # issue 15 (clinic workflow): motor-threshold dose, personalised target map, nonlinear MNI warp
+            "motor_threshold": float, "target_map": str, "map_space": str, "mni_warp": str, "mni_warp_source": str}
+_PATH_COLUMNS = ("landmarks", "target_map", "mni_warp", "mni_warp_source")   # relative to the manifest
 _FIELD = {"roi_radius": "roi_radius_mm", "search_radius": "search_radius_mm", "gap": "gap_mm",
           "handle_angle": "handle_angle_deg", "requested_field": "requested_v_per_m",
           "max_didt": "max_didt_a_per_us"}
@@ -166,8 +170,8 @@ def read_manifest(path, defaults):
             val = rec.get(col, "")
             if col == "id" or val == "":
                 continue
-            if col == "landmarks":
-                kw["landmarks"] = _resolve_path(val, base, where, col)
+            if col in _PATH_COLUMNS:
+                kw[col] = _resolve_path(val, base, where, col)
                 continue
             try:
                 kw[_FIELD.get(col, col)] = typ(val)
@@ -509,4 +513,6 @@ def register(subparsers):
     p.add_argument("--no-cache", action="store_true",
                    help="do not read or write the on-disk set-up cache (see `tmsfield cache list`)")
     add_job_arguments(p)
+    from .target import add_clinic_arguments
+    add_clinic_arguments(p, target_map=False)    # target maps per row: the manifest's target_map column
     p.set_defaults(func=_run)

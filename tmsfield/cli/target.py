@@ -1,6 +1,6 @@
 """``tmsfield target``: coil position, orientation and dose for one head and one left-DLPFC target."""
 
-__all__ = ["register", "add_job_arguments", "job_from_args"]
+__all__ = ["register", "add_job_arguments", "add_clinic_arguments", "job_from_args"]
 
 
 def add_job_arguments(p, defaults=True):
@@ -30,6 +30,34 @@ def add_job_arguments(p, defaults=True):
                    help="JSON {nasion, inion, lpa, rpa: [x, y, z] mm} for heads loaded without landmarks")
 
 
+def add_clinic_arguments(p, target_map=True):
+    """Issue-15 options: motor-threshold dose, personalised target map, nonlinear MNI warp (``target``, ``batch``)."""
+    g = p.add_argument_group("motor-threshold dose, personalised target, nonlinear MNI warp")
+    g.add_argument("--motor-threshold", type=float, default=None, metavar="PCT",
+                   help="resting motor threshold (%% of maximum output, same coil and stimulator): finds the M1 "
+                        "hotspot (target mayka2006_m1) and reports the output giving the target the same field, "
+                        "120 %% of it, and the Stokes distance-adjusted threshold")
+    g.add_argument("--m1-subject", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
+                   help="M1 hotspot in the head's own coordinates (mm) instead of the MNI table entry")
+    if target_map:
+        g.add_argument("--target-map", default=None, metavar="MAP",
+                       help="personalised target: NIfTI volume (e.g. sgACC anticorrelation, larger = better) or "
+                            "per-vertex GIFTI/curv map; objective = map-weighted mean field over the map's best "
+                            "cluster (top 10 %% of positive values within reach, largest summed weight)")
+        g.add_argument("--map-space", default="mni", choices=["mni", "subject"],
+                       help="space of a NIfTI target map (default mni)")
+    g.add_argument("--mni-warp", default=None, metavar="FILE",
+                   help="nonlinear MNI<->subject warp: SimNIBS toMNI/MNI2Conform_nonl.nii.gz or Conform2MNI_nonl, "
+                        "ANTs/ITK displacement field (.nii.gz), FSL FNIRT --fout field (needs --mni-warp-source)")
+    g.add_argument("--mni-warp-source", default=None, metavar="T1",
+                   help="FSL warps: the subject image the registration was computed from")
+
+
+def _clinic_kwargs(args):
+    return {k: getattr(args, k) for k in ("motor_threshold", "m1_subject", "target_map", "map_space", "mni_warp",
+                                           "mni_warp_source") if getattr(args, k, None) is not None}
+
+
 def job_from_args(args, **over):
     """Build a TargetJob from parsed arguments (``over`` replaces fields)."""
     from ..targets.run import TargetJob
@@ -38,6 +66,7 @@ def job_from_args(args, **over):
               percent_output=args.percent_output, requested_v_per_m=args.requested_field,
               stimulator=args.stimulator, max_didt_a_per_us=args.max_didt, model=args.model,
               heuristics=not args.no_heuristics, landmarks=args.landmarks)
+    kw.update(_clinic_kwargs(args))
     kw.update(over)
     return TargetJob(**kw)
 
@@ -53,7 +82,7 @@ def _summary(res, path):
         f"coil     centre ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm, handle {res['handle_angle_deg']:.0f} deg from "
         f"the posterior midline (positive = lateral), gap {res['gap_mm']:.1f} mm",
         f"E-field  {res['efield_at_target_v_per_m_per_a_per_us']:.3f} V/m per A/us at the target ({t['quantity']}, "
-        f"ROI {t['roi_radius_mm']:g} mm)",
+        + (f"ROI {t['roi_radius_mm']:g} mm)" if not t.get("map") else "map-weighted mean over the map's best cluster)"),
     ]
     for name, h in (res.get("heuristics") or {}).items():
         if "efield_at_target_v_per_m_per_a_per_us" in h:
@@ -65,10 +94,38 @@ def _summary(res, path):
     if res.get("model"):
         from ..targets.model_card import format_model
         lines.append(format_model(res["model"]))
+    lines += _clinic_summary(res)
     for w in d.get("warnings", []):
         lines.append(f"WARNING  {w}")
     lines.append(f"written  {path}")
     return "\n".join(lines)
+
+
+def _clinic_summary(res):
+    """Summary lines for a target map and a motor-threshold dose."""
+    lines = []
+    m = res["target"].get("map")
+    if m:
+        lines.append(f"map      {m['file']} ({m['space']}): best cluster {m['n_vertices']} vertices of "
+                     f"{m['n_candidates']} candidates ({m['n_clusters']} clusters); {m['rule']}")
+    mt = res["dose"].get("motor_threshold")
+    if mt:
+        p = mt["m1"]["position_mm"]
+        lines.append(f"M1       hotspot coil centre ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm, handle "
+                     f"{mt['m1']['handle_angle_deg']:.0f} deg; {mt['e_m1_v_per_m_per_a_per_us']:.3f} V/m per A/us")
+        e = f", {mt['e_m1_v_per_m']:.1f} V/m at M1 at threshold" if mt.get("e_m1_v_per_m") is not None else ""
+        lines.append(f"RMT      {mt['rmt_percent']:g} %{e}")
+
+        def flag(ok):
+            return "" if ok in (True, None) else "  NOT reachable"
+        lines.append(f"dose     same field at the target: {mt['percent_output_matched']:.1f} % output"
+                     f"{flag(mt['reachable_matched'])}; 120 %: {mt['percent_output_120']:.1f} %"
+                     f"{flag(mt['reachable_120'])}")
+        if mt.get("stokes_percent") is not None:
+            lines.append(f"dose     Stokes distance-adjusted threshold {mt['stokes_percent']:.1f} % (depth target "
+                         f"{mt['depth_target_mm']:.1f} mm, M1 {mt['depth_m1_mm']:.1f} mm, "
+                         f"{mt['stokes_slope_percent_per_mm']:g} %/mm){flag(mt['reachable_stokes'])}")
+    return lines
 
 
 def _run(args):
@@ -124,6 +181,7 @@ def register(subparsers):
                    help="target in the head's own coordinates (mm)")
     add_job_arguments(p)
     add_pose_arguments(p)
+    add_clinic_arguments(p)
     p.add_argument("--factorize", dest="factorize", action="store_const", const=True, default="auto",
                    help="BEM: solve with a dense LU of the system matrix (memory 4 T^2 bytes, 5.2 GB for the "
                         "template; a few minutes once, then seconds per solve) instead of GMRES per solve. "

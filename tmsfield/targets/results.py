@@ -68,6 +68,7 @@ def validate_result(result, where="result"):
         v = result[block].get(k)
         if v is not None and not (_is_number(v) and v >= 0):
             raise InputError(f"{where}: {block}.{k} must be a number >= 0 or null; got {v!r}")
+    _validate_motor_threshold(result["dose"].get("motor_threshold"), where)
     return result
 
 
@@ -86,6 +87,27 @@ def _check_finite(x, where, key="result"):
     elif isinstance(x, list):
         for i, v in enumerate(x):
             _check_finite(v, where, f"{key}[{i}]")
+
+
+_MT_KEYS = ("rmt_percent", "m1", "e_m1_v_per_m", "percent_output_matched", "percent_output_120",
+            "e_target_v_per_m", "stokes_percent", "reachable_matched", "reachable_120")
+
+
+def _validate_motor_threshold(mt, where):
+    """Check the optional ``dose.motor_threshold`` block (issue 15)."""
+    if mt is None:
+        return
+    if not isinstance(mt, dict):
+        raise InputError(f"{where}: dose.motor_threshold must be an object")
+    for k in _MT_KEYS:
+        if k not in mt:
+            raise InputError(f"{where}: dose.motor_threshold.{k} missing")
+    for k in ("rmt_percent", "percent_output_matched", "percent_output_120"):
+        if not isinstance(mt[k], (int, float)) or not np.isfinite(mt[k]) or mt[k] <= 0:
+            raise InputError(f"{where}: dose.motor_threshold.{k} must be a positive number; got {mt[k]!r}")
+    pose = np.asarray(mt["m1"].get("pose") if isinstance(mt["m1"], dict) else None, float)
+    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+        raise InputError(f"{where}: dose.motor_threshold.m1.pose must be a finite 4x4 matrix")
 
 
 def _jsonable(x):

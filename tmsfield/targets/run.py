@@ -66,8 +66,16 @@ class TargetJob:
     beam_measurements_cm: tuple = None   # (nasion-inion, tragus-tragus, circumference)
     hotspot_mm: tuple = None
     landmarks: str = None                # JSON file {nasion, inion, lpa, rpa} for heads without landmarks
+    # --- clinic workflow (issue 15): motor-threshold dose, personalised map target, nonlinear MNI warp
+    motor_threshold: float = None        # resting motor threshold, % of maximum output (same coil/stimulator)
+    m1_subject: tuple = None             # M1 hotspot in subject mm (default: the table's mayka2006_m1 via MNI)
+    target_map: str = None               # NIfTI volume / GIFTI / curv map: personalised target (target_map.py)
+    map_space: str = "mni"               # space of a NIfTI target map: "mni" or "subject"
+    mni_warp: str = None                 # nonlinear MNI <-> subject warp file (tmsfield.head.warps)
+    mni_warp_source: str = None          # FSL warps: the subject T1 the warp was computed from
 
     def __post_init__(self):
+        self._check_clinic()
         object.__setattr__(self, "mni", _triple(self.mni, "mni"))
         object.__setattr__(self, "subject", _triple(self.subject, "subject"))
         object.__setattr__(self, "hotspot_mm", _triple(self.hotspot_mm, "hotspot_mm"))
@@ -93,9 +101,29 @@ class TargetJob:
                 raise InputError("beam measurements need nasion-inion, tragus-tragus and circumference (cm)")
             object.__setattr__(self, "beam_measurements_cm", b)
 
+    def _check_clinic(self):
+        """Validate the motor-threshold / target-map / warp settings."""
+        object.__setattr__(self, "m1_subject", _triple(self.m1_subject, "m1_subject"))
+        if self.motor_threshold is not None:
+            r = float(self.motor_threshold)
+            if not np.isfinite(r) or not 0 < r <= 100:
+                raise InputError(f"motor threshold must be in (0, 100] % of maximum stimulator output; got "
+                                 f"{self.motor_threshold!r}")
+            object.__setattr__(self, "motor_threshold", r)
+        if self.target_map is not None and any(x is not None for x in (self.target, self.mni, self.subject)):
+            raise InputError("give either a target map (--target-map) or a target (--target/--mni/--subject)")
+        if self.map_space not in ("mni", "subject"):
+            raise InputError(f"map_space must be 'mni' or 'subject'; got {self.map_space!r}")
+        for k in ("target_map", "mni_warp", "mni_warp_source"):
+            if getattr(self, k) is not None:
+                object.__setattr__(self, k, str(getattr(self, k)))
+
     @property
     def label(self):
-        """File-name-safe target label: the target name, or ``mni_x_y_z`` / ``subject_x_y_z``."""
+        """File-name-safe target label: the target name, ``mni_x_y_z`` / ``subject_x_y_z`` or ``map_<file>``."""
+        if self.target_map is not None:
+            from pathlib import Path
+            return "map_" + safe_name(Path(self.target_map).name.split(".")[0])
         if self.mni is not None:
             return "mni_" + "_".join(f"{v:g}" for v in self.mni)
         if self.subject is not None:
@@ -167,6 +195,7 @@ class SetupCache:
         from ..cache import as_store
         self.store = as_store(cache)
         self._heads, self._coils, self._dip, self._solvers, self._geo = {}, {}, {}, {}, {}
+        self._warps = {}
         self.max_heads = int(max_heads)
         # the BEM solver's precomputed fast per-placement map costs many full solves to build: worth it for
         # batches with many targets per head, not for a single run
@@ -202,6 +231,16 @@ class SetupCache:
             h = self.head(source, landmarks)
             self._geo[key] = ScalpGeometry(h.scalp, dict(h.landmarks or {}))
         return self._geo[key]
+
+    def warp(self, job):
+        """The job's nonlinear MNI warp (:func:`tmsfield.head.warps.load_warp`), or None."""
+        if job.mni_warp is None:
+            return None
+        key = (job.mni_warp, job.mni_warp_source)
+        if key not in self._warps:
+            from ..head.warps import load_warp
+            self._warps[key] = load_warp(job.mni_warp, source=job.mni_warp_source)
+        return self._warps[key]
 
     def coil(self, source):
         if source not in self._coils:
@@ -306,11 +345,17 @@ def run_target(job, cache=None):
     coil = cache.coil(job.coil)
     dip = cache.dipole_coil(job.coil)
     geo = cache.geometry(job.head, job.landmarks)
-    tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo)
+    warp = cache.warp(job)
+    cluster = None
+    if job.target_map is not None:
+        tgt, cluster, roi = _map_target(job, head, geo, warp)
+    else:
+        tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo,
+                             mni_warp=warp)
+        roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
     t_setup = time.perf_counter()
     model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
     t_solver = time.perf_counter()
-    roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
     eval_coil = coil if job.model == "bem" else dip
     warnings = list(tgt.warnings)
 
@@ -376,6 +421,12 @@ def run_target(job, cache=None):
     stim, dose = dose_report(value, coil=coil, stimulator=job.stimulator, max_didt_a_per_us=job.max_didt_a_per_us,
                              percent_output=job.percent_output, requested_v_per_m=job.requested_v_per_m)
     dose["warnings"] = warnings + dose["warnings"]
+    if job.motor_threshold is not None:
+        from .motor import motor_threshold_block
+        mt = motor_threshold_block(job, cache, head, coil, dip, geo, tgt, value, stim["max_didt_a_per_us"])
+        dose["motor_threshold"] = mt
+        dose["warnings"] += [f"motor threshold: {w}" for w in mt["warnings"]]
+    t_mt = time.perf_counter()
     settings = {"job": job.settings(), "handle_angle_convention":
                 "degrees from the posterior midline direction in the coil's tangent plane, positive laterally "
                 "(away from the midline); 45 = handle back and 45 deg lateral",
@@ -386,7 +437,7 @@ def run_target(job, cache=None):
     # wall times (s) of this run's stages; "solver" is ~0 when the cache already held the head's solver
     settings["timings_s"] = {"load": t_setup - t_start, "solver": t_solver - t_setup,
                              "heuristics": t_heur - t_solver, "search": t_search - t_heur, "peak": t_end - t_search,
-                             "total": t_end - t_start}
+                             "motor_threshold": t_mt - t_end, "total": t_mt - t_start}
     if job.model == "bem":
         settings["solver"] = {"factorized": bool(getattr(model, "factorized", False)),
                               "factorize_seconds": getattr(model, "factorize_seconds", None),
@@ -399,7 +450,7 @@ def run_target(job, cache=None):
                                           else len(head.cortex.vertices))},
         "coil": {"name": coil.name, "source": str(job.coil)},
         "stimulator": stim,
-        "target": tgt.as_dict(job.roi_radius_mm, job.quantity),
+        "target": _target_block(tgt, job, cluster, warp),
         "method": job.method,
         "pose": np.asarray(pose).tolist(),
         "position_mm": np.asarray(pose)[:3, 3].tolist(),
@@ -413,6 +464,31 @@ def run_target(job, cache=None):
         "settings": settings,
         "heuristics": heur,
     }
+
+
+def _map_target(job, head, geo, warp):
+    """Target, cluster and weighted ROI of a target map (rule: :mod:`tmsfield.targets.target_map`)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from .table import resolve_target
+    from .target_map import map_cluster, map_roi, sample_target_map
+    vals = sample_target_map(job.target_map, head, job.map_space, warp)
+    cluster = map_cluster(head.cortex, vals, geo)
+    tgt = resolve_target(head, subject_mm=cluster.target_mm, geometry=geo, mni_warp=warp)
+    tgt = replace(tgt, name=f"map:{Path(job.target_map).name}",
+                  citation=f"user target map {job.target_map} ({job.map_space} space)")
+    return tgt, cluster, map_roi(head.cortex, cluster)
+
+
+def _target_block(tgt, job, cluster, warp):
+    d = tgt.as_dict(job.roi_radius_mm, job.quantity)
+    if cluster is not None:
+        d["map"] = cluster.as_dict(job.target_map, job.map_space)
+        d["roi_radius_mm"] = float(max(0.0, job.roi_radius_mm))
+    if warp is not None:
+        d["mni_warp"] = {"file": warp.source, "kind": warp.kind, "direction": warp.direction}
+    return d
 
 
 def _not_measured_to_none(x):

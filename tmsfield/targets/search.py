@@ -61,6 +61,9 @@ class TargetROI:
         Cortex vertex indices.
     target_mm : ndarray (3,)
     radius_mm : float
+    weights : ndarray (N,) or None
+        Per-vertex weights summing to 1 (a target map's, :mod:`tmsfield.targets.target_map`); None = the
+        plain mean (1/N each).
     """
 
     points: np.ndarray
@@ -68,6 +71,15 @@ class TargetROI:
     indices: np.ndarray
     target_mm: np.ndarray
     radius_mm: float
+    weights: np.ndarray = None
+
+    def vertex_weights(self):
+        """Weights (N,) summing to 1: ``weights``, or 1/N each."""
+        n = self.points.shape[0]
+        if self.weights is None:
+            return np.full(n, 1.0 / n)
+        w = np.asarray(self.weights, float).reshape(-1)
+        return w / w.sum()
 
 
 def target_roi(cortex, target_mm, radius_mm=5.0):
@@ -94,15 +106,16 @@ def target_roi(cortex, target_mm, radius_mm=5.0):
 
 def _functional_weights(roi, quantity, direction=None):
     n = roi.points.shape[0]
+    w = roi.vertex_weights()[:, None]   # 1/n each, or a target map's weights
     if quantity == "magnitude":
-        return [np.tile(np.eye(3)[k] / n, (n, 1)) for k in range(3)]
+        return [np.tile(np.eye(3)[k], (n, 1)) * w for k in range(3)]
     if quantity == "normal":
-        return [-roi.normals / n]
+        return [-roi.normals * w]
     if quantity == "direction":
         u = np.asarray(direction, float).reshape(3)
         if not np.isfinite(np.linalg.norm(u)) or np.linalg.norm(u) == 0:
             raise InputError("quantity 'direction' needs a non-zero direction vector")
-        return [np.tile(u / np.linalg.norm(u) / n, (n, 1))]
+        return [np.tile(u / np.linalg.norm(u), (n, 1)) * w]
     raise InputError(f"quantity must be 'magnitude', 'normal' or 'direction'; got {quantity!r}")
 
 
@@ -133,7 +146,8 @@ def evaluate_quantity(model, coil, roi, pose, quantity="magnitude", direction=No
     else:
         e = np.asarray(model.efield(coil, roi.points, pose, 1.0))
     if quantity == "magnitude":
-        return float(np.mean(np.linalg.norm(e, axis=1))), float(np.linalg.norm(e.mean(axis=0)))
+        wv = roi.vertex_weights()
+        return float(np.sum(wv * np.linalg.norm(e, axis=1))), float(np.linalg.norm(wv @ e))
     w = _functional_weights(roi, quantity, direction)[0]
     v = float(np.sum(w * e))
     return v, v

@@ -101,6 +101,17 @@ TARGETS = {t.name: t for t in (
                "site by one low-quality source, converts (Brett's transform) to MNI (-37.4, 25.5, 49.2), so this "
                "may be that site rather than a Beam-method average; checked 2026-12-01",
                "uncertain"),
+    # not a DLPFC target: the motor-threshold dose (tmsfield.targets.motor) finds the M1 hotspot here
+    TargetSpec("mayka2006_m1", (-37.0, -21.0, 58.0),
+               "left primary motor cortex (M1), used as the hand-knob hotspot for motor-threshold dosing",
+               "Mayka MA, Corcos DM, Leurgans SE, Vaillancourt DE (2006) Three-dimensional locations and boundaries "
+               "of motor and premotor cortices as defined by functional brain imaging: a meta-analysis. NeuroImage "
+               "31(4):1453-1474. doi:10.1016/j.neuroimage.2006.02.004 (PMC2034289). NOT read in the paper's table "
+               "(only its abstract was reachable here); the coordinate is the one SimNIBS' coordinate-transform "
+               "example uses as 'MNI position for M1' with a link to this paper (one secondary source). It is the "
+               "meta-analytic centre of M1 activations, not a hand-knob landmark: the search around it finds the "
+               "hotspot of this head. Checked 2026-12-04",
+               "uncertain"),
 )}
 
 
@@ -171,7 +182,9 @@ class ResolvedTarget:
                 "depth_mm": float(self.depth_mm)}
 
 
-def _mni_to_subject(head, mni):
+def _mni_to_subject(head, mni, mni_warp=None):
+    if mni_warp is not None:  # nonlinear warp (tmsfield.head.warps.Warp) takes precedence over the affine
+        return np.asarray(mni_warp.mni_to_subject(np.asarray(mni, float).reshape(1, 3))).reshape(3)
     tf = getattr(head, "mni_transform", None)
     if tf is None:
         src = f"{getattr(head, 'name', '')} {getattr(head, 'source', '')}".lower()
@@ -189,7 +202,8 @@ _ON_CORTEX_MM = 10.0
 _PROJECT_MAX_MM = 20.0
 
 
-def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=MAX_DEPTH_MM, geometry=None):
+def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=MAX_DEPTH_MM, geometry=None,
+                   mni_warp=None):
     """Locate a target in a head and check it can be stimulated.
 
     Exactly one of ``name``, ``mni_mm``, ``subject_mm`` (``None`` for all → the default Fox 2012 target).
@@ -206,6 +220,8 @@ def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=M
         Deepest allowed target below the scalp (mm).
     geometry : ScalpGeometry, optional
         Re-use a prebuilt scalp geometry.
+    mni_warp : tmsfield.head.warps.Warp, optional
+        Nonlinear MNI ↔ subject warp, used instead of the head's affine ``mni_transform``.
 
     Returns
     -------
@@ -236,20 +252,22 @@ def resolve_target(head, name=None, mni_mm=None, subject_mm=None, max_depth_mm=M
         spec = get_target(name)
         tname, citation, sourcing = spec.name, spec.citation, spec.sourcing
         mni = np.asarray(spec.mni_mm, float)
-        subj = _mni_to_subject(head, mni)
+        subj = _mni_to_subject(head, mni, mni_warp)
     elif mni_mm is not None:
         mni = as_points(mni_mm, "mni_mm").reshape(-1)
         if mni.size != 3:
             raise InputError("mni_mm must be one point (x, y, z) in mm")
         tname, citation, sourcing = "user", "user-given MNI coordinate", "user"
-        subj = _mni_to_subject(head, mni)
+        subj = _mni_to_subject(head, mni, mni_warp)
     else:
         subj = as_points(subject_mm, "subject_mm").reshape(-1)
         if subj.size != 3:
             raise InputError("subject_mm must be one point (x, y, z) in mm")
         tname, citation, sourcing = "user", "user-given subject coordinate", "user"
         tf = getattr(head, "mni_transform", None)
-        if tf is not None:
+        if mni_warp is not None:
+            mni = np.asarray(mni_warp.subject_to_mni(subj.reshape(1, 3))).reshape(3)
+        elif tf is not None:
             mni = np.asarray(head.subject_to_mni(subj.reshape(1, 3))).reshape(3)
     geo = geometry or ScalpGeometry(head.scalp, dict(getattr(head, "landmarks", {}) or {}))
     q = geo.closest_points(subj.reshape(1, 3))[0]
