@@ -997,22 +997,26 @@ def test_tcd_pickled_grid_never_unpickled(fuzz_dir):
 
 
 def test_fast_placement_cache_never_unpickled(tmp_path):
-    """A fast-placement cache (.npz) replaced by one holding pickled objects is never unpickled: the map
-    warns, rebuilds and overwrites it."""
+    """A fast-placement cache entry (a folder of .npy arrays + manifest in the set-up store) whose array files
+    are replaced by pickled objects is never unpickled: the store warns, drops the entry and it is rebuilt."""
     from tmsfield.solver.bem import EFieldSolver
     cache = tmp_path / "cache"
     opts = {"rank": 3, "sources": 20, "cache_dir": cache}
     scalp = icosphere(85.0, subdivisions=1, name="scalp")
     s = EFieldSolver([scalp], cortex_points=[[0, 0, 70.0]], fast_options=opts)
-    path = s.fast_map.cache_path
-    assert path.is_file() and not s.fast_map.loaded_from_cache
+    entry = s.fast_map.cache_path
+    assert entry.is_dir() and not s.fast_map.loaded_from_cache
+    arrays = sorted(entry.glob("*.npy"))
+    assert arrays, f"no array files in the fast-map cache entry {entry}"
     marker = tmp_path / "UNPICKLED-cache"
     for kind in ("npz", "npy", "pickle4"):
-        path.write_bytes(_evil_payloads(marker)[kind])
-        with pytest.warns(RuntimeWarning, match="ignoring the fast-placement cache"):
+        for f in sorted(entry.glob("*.npy")):
+            f.write_bytes(_evil_payloads(marker)[kind])
+        with pytest.warns(RuntimeWarning, match="ignoring the set-up cache entry"):
             s2 = EFieldSolver([scalp], cortex_points=[[0, 0, 70.0]], fast_options=opts)
         assert not s2.fast_map.loaded_from_cache
         assert not marker.exists(), f"the cache loader unpickled a {kind} file"
+        entry = s2.fast_map.cache_path
     s3 = EFieldSolver([scalp], cortex_points=[[0, 0, 70.0]], fast_options=opts)
     assert s3.fast_map.loaded_from_cache          # the rebuilt cache is good again
 
