@@ -78,7 +78,7 @@ def test_four_view_figure(benchmark, scene, tmp_path):
 
 
 def test_further_view(benchmark, scene):
-    from tmsfield.viz.render import SceneRenderer
+    from tmsfield.viz.renderer import SceneRenderer
 
     r = SceneRenderer(scene, ["left_lateral"], WINDOW)
     r.screenshot()

@@ -7,6 +7,8 @@ from tmsfield.head.sphere_mesh import icosphere
 from tmsfield.kernels import bem_reference as ref
 from tmsfield.solver.bem import _RECIPROCAL_FMM_EPS, EFieldSolver
 
+from test_sphere_model import random_inside
+
 
 @pytest.fixture(scope="module")
 def two_shell():
@@ -23,7 +25,7 @@ def _shell_points(rng, n, r_lo, r_hi):
 @pytest.mark.random
 def test_stacked_functionals_equal_separate_calls(two_shell, rng, test_seed):
     seed = test_seed
-    roi = rng.normal(size=(12, 3)) * 5 + [0, 0, 60]
+    roi = random_inside(rng, 12, 10.0, center=(0, 0, 60))
     ws = rng.normal(size=(3, 12, 3))
     ev = _shell_points(rng, 40, 100, 130)
     stacked = two_shell.reciprocal_fields(roi, ws, ev)

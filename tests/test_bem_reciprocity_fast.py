@@ -8,6 +8,7 @@ from tmsfield.head.sphere_mesh import icosphere
 from tmsfield.solver.bem import EFieldSolver
 
 from test_bem_sphere import dipole_fig8, random_pose, rel_l2
+from test_sphere_model import random_inside
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def three_shell_with_cortex():
 def test_reciprocal_field_gives_the_functional_of_any_dipole_coil(three_shell_with_cortex, rng, test_seed):
     solver = three_shell_with_cortex
     seed = test_seed
-    roi = rng.normal(size=(20, 3)) * 8 + [0, 0, 65]
+    roi = random_inside(rng, 20, 15.0, center=(0, 0, 65))   # within 80 mm: inside the 85 mm brain
     w = rng.normal(size=(20, 3))
     u = rng.normal(size=(6, 3)) * 0.3 + [0, 0, 1]
     u /= np.linalg.norm(u, axis=1, keepdims=True)
@@ -46,7 +47,7 @@ def test_mutual_reciprocity_of_two_coils(three_shell_with_cortex, rng, test_seed
     # linearity and agree with the direct solve for the sum coil a + b.
     solver = three_shell_with_cortex
     seed = test_seed
-    roi = rng.normal(size=(10, 3)) * 5 + [0, 0, 60]
+    roi = random_inside(rng, 10, 10.0, center=(0, 0, 60))
     w = rng.normal(size=(10, 3))
     pa, pb = np.array([[5.0, 0, 110]]), np.array([[-20.0, 10, 108]])
     ma, mb = rng.normal(size=(1, 3)) * 1e-4, rng.normal(size=(1, 3)) * 1e-4

@@ -13,6 +13,8 @@ from tmsfield.head.sphere_mesh import icosphere
 from tmsfield.solver.bem import EFieldSolver
 from tmsfield.solver.sphere import SphereModel
 
+from test_sphere_model import random_inside
+
 
 def dipole_fig8(n_per_ring=24, radius_mm=(8.0, 18.0, 28.0), offset_mm=30.0, depth_mm=-5.0):
     """A figure-8 made of dipoles: two wings of concentric rings, opposite moments (A·m² per A)."""
@@ -171,7 +173,7 @@ def test_reciprocal_field_agrees_with_the_analytic_sphere(one_shell, rng, test_s
     # equal primary and secondary parts and an error relative to it can be large (up to 7.7 % for the
     # same mesh error, 150 seeds), while relative to the secondary part it was at most 1.4 %.
     seed = test_seed
-    roi = rng.normal(size=(15, 3)) * 4 + [0, 0, 65]
+    roi = random_inside(rng, 15, 8.0, center=(0, 0, 65))
     w = rng.normal(size=(15, 3))
     u = rng.normal(size=(40, 3)) * 0.3 + [0, 0, 1]
     ev = 100.0 * u / np.linalg.norm(u, axis=1, keepdims=True)

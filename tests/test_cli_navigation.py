@@ -97,7 +97,7 @@ def test_render_and_view_take_the_pose(plan, monkeypatch, capsys):
     """render --pose / view --pose put the file's pose into the scene (rendering itself is stubbed out)."""
     import tmsfield.viz.interactive as interactive
     import tmsfield.viz.offscreen as offscreen
-    import tmsfield.viz.render as vrender
+    import tmsfield.viz.renderer as vrender
     import tmsfield.viz.result_scene as result_scene
 
     d, _, r = plan

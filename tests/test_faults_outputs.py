@@ -130,7 +130,7 @@ def test_exports_refuse_nan(tmp_path):
 
 def test_png_of_a_non_finite_float_image_is_refused(tmp_path):
     pytest.importorskip("vtkmodules")
-    from tmsfield.viz.render import write_png
+    from tmsfield.viz.renderer import write_png
     img = np.zeros((4, 5, 3))
     img[1, 2, 0] = np.nan
     with pytest.raises(NonFiniteError, match="pixel"):

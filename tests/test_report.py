@@ -109,10 +109,17 @@ def _result(head, with_mt=True, percent=60.0):
                       "efield_at_target_v_per_m_per_a_per_us": 1.1 - 0.2 * k}
     res["heuristics"] = heur
     if with_mt:
-        res["dose"]["motor_threshold"] = {
-            "rmt_percent": 52.5, "m1_hotspot_pose": pose_over([-0.4, -0.1, 0.9]).tolist(), "e_m1_v_per_m": 87.25,
-            "percent_output_matched": 63.75, "percent_output_120": 101.5, "e_target_v_per_m": 86.9,
-            "stokes_percent": 58.25, "reachable_120": False, "warnings": ["120 % is <above> 100 % output"]}
+        # the block exactly as tmsfield.targets.motor writes it (same function, same m1 sub-block)
+        from tmsfield.targets.motor import motor_threshold_dose
+
+        mt = motor_threshold_dose(52.5, 1.9, 1.2345 * 0.95, max_didt_a_per_us=150.0, depth_m1_mm=14.0,
+                                  depth_target_mm=17.5)
+        m1_pose = pose_over([-0.4, -0.1, 0.9])
+        mt["warnings"] = ["120 % is <above> 100 % output"] + mt["warnings"]
+        mt["m1"] = {"target": {"name": "m1_hand_knob", "mni_mm": [-37.0, -21.0, 58.0]}, "pose": m1_pose.tolist(),
+                    "position_mm": m1_pose[:3, 3].tolist(), "scalp_point_mm": m1_pose[:3, 3].tolist(),
+                    "handle_angle_deg": 45.0, "lift_mm": 0.0, "efield_v_per_m_per_a_per_us": 1.9}
+        res["dose"]["motor_threshold"] = mt
     return res
 
 
@@ -198,8 +205,8 @@ def test_motor_threshold_block_is_rendered(written, head):
     for key, (label, _) in MOTOR_THRESHOLD_LABELS.items():
         assert label in text, label
         assert f"{mt[key]:.1f}" in text, key
-    assert "not reachable" in text                            # 101.5 % flagged
-    assert _fmt(np.asarray(mt["m1_hotspot_pose"])[:3, 3]) in text
+    assert mt["percent_output_120"] > 100 and "not reachable" in text   # 120 % of 85 %MSO flagged
+    assert _fmt(np.asarray(mt["m1"]["pose"])[:3, 3]) in text
     assert "120 % is <above> 100 % output" in text
     plain = report_html(_result(head, with_mt=False), generated_utc="x")
     assert "Motor-threshold dose" not in plain

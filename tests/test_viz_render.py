@@ -9,7 +9,7 @@ from _viz_fixtures import (CORTEX_R, PEAK_DIR, PEAK_V_PER_M, SphereSolver, figur
                            install_fakes, pose_over, result_dict, sphere_head)
 from tmsfield.errors import InputError, RenderError
 from tmsfield.viz import build_scene, colors, render, scene_from_head
-from tmsfield.viz.render import SceneRenderer
+from tmsfield.viz.renderer import SceneRenderer
 
 
 def _project(renderer_index, sr, point):

@@ -66,7 +66,7 @@ def _run(args):
     png = output_file(args.output, default_name=f"{Path(args.result).stem}.png", option="-o/--output")
     out = output_folder(args.export, option="--export") if args.export else None
 
-    from ..viz.render import render
+    from ..viz.renderer import render
     from ..viz.result_scene import load_result, scene_from_result
 
     result = load_result(args.result)

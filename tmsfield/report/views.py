@@ -105,7 +105,7 @@ def render_views(result, views=REPORT_VIEWS, size=(640, 480), head=None, coil=No
     >>> sorted(pngs)                                                 # doctest: +SKIP
     ['coil_axis', 'dorsal', 'left_lateral']
     """
-    from ..viz.render import SceneRenderer
+    from ..viz.renderer import SceneRenderer
     from ..viz.result_scene import load_result, scene_from_result
 
     res = load_result(result)

@@ -12,7 +12,7 @@ from .._lazy import lazy_exports
 
 _PUBLIC = {
     "Scene": ".scene", "SceneInfo": ".scene", "build_scene": ".scene", "scene_from_head": ".scene",
-    "render": ".render", "SceneRenderer": ".render",
+    "render": ".renderer", "SceneRenderer": ".renderer",
     "scene_from_result": ".result_scene", "load_result": ".result_scene",
     "ViewerState": ".interactive", "show": ".interactive",
     "serve_web": ".web",

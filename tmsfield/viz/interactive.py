@@ -336,7 +336,7 @@ def _handle_angle_fallback(pose, coil):
 
 
 class LiveViewer:
-    """A :class:`~tmsfield.viz.render.SceneRenderer` driven by a :class:`ViewerState`.
+    """A :class:`~tmsfield.viz.renderer.SceneRenderer` driven by a :class:`ViewerState`.
 
     ``update()`` pushes the state's colours, coil transform and numbers into the plotter
     (no mesh is rebuilt): this is the live path measured by the benchmark.
@@ -344,7 +344,7 @@ class LiveViewer:
 
     def __init__(self, state, views=("coil_axis", "left_lateral"), window_size=(1280, 720), off_screen=False,
                  save_path="placement_manual.json", check=True):
-        from .render import SceneRenderer
+        from .renderer import SceneRenderer
 
         self.state = state
         self.save_path = Path(save_path)
