@@ -92,14 +92,19 @@ def test_error_falls_under_refinement_at_first_order(one_shell, coil, rng, test_
     assert e_fine < e_coarse / 1.5, f"coarse {e_coarse:.4f}, fine {e_fine:.4f} (seed {seed})"
 
 
-@pytest.mark.random
-def test_three_shells_realistic_conductivities_match_sphere(coil, rng, test_seed):
-    # exact answer is the same as for one shell (independent of the radial conductivity profile)
-    seed = test_seed
+@pytest.fixture(scope="module")
+def three_shells_realistic():
     # the scalp (air contrast K = 1) carries most of the secondary field: it gets the finer mesh
     surfs = [icosphere(95.0, subdivisions=4, name="scalp"), icosphere(90.0, subdivisions=3, name="skull_outer"),
              icosphere(85.0, subdivisions=3, name="skull_inner")]
-    solver = EFieldSolver(surfs, [0.465, 0.010, 0.275])
+    return EFieldSolver(surfs, [0.465, 0.010, 0.275])
+
+
+@pytest.mark.random
+def test_three_shells_realistic_conductivities_match_sphere(three_shells_realistic, coil, rng, test_seed):
+    # exact answer is the same as for one shell (independent of the radial conductivity profile)
+    seed = test_seed
+    solver = three_shells_realistic
     pose, _ = random_pose(rng, 10.0, radius_mm=95.0)
     e = solver.efield(coil, OBS, pose)
     ea = SphereModel(95.0).efield(coil, OBS, pose)
@@ -150,12 +155,17 @@ def test_secondary_field_is_curl_free(one_shell, coil, rng, test_seed):
     assert ratio < 1e-4, f"|curl E_s| / |grad E_s| = {ratio:.2e} (seed {seed})"
 
 
-@pytest.mark.random
-@pytest.mark.shared
-def test_simnibs_sphere3_msh_within_2_percent(shared_simnibs, coil, rng, test_seed):
+@pytest.fixture(scope="module")
+def sphere3_solver(shared_simnibs):
     from tmsfield.head.io_msh import read_msh_surfaces
     surfs = read_msh_surfaces(shared_simnibs / "meshes" / "sphere3.msh")
-    solver = EFieldSolver([surfs[1005], surfs[1004], surfs[1003]], [0.465, 0.010, 0.275])
+    return EFieldSolver([surfs[1005], surfs[1004], surfs[1003]], [0.465, 0.010, 0.275])
+
+
+@pytest.mark.random
+@pytest.mark.shared
+def test_simnibs_sphere3_msh_within_2_percent(sphere3_solver, coil, rng, test_seed):
+    solver = sphere3_solver
     seed = test_seed
     pose, _ = random_pose(rng, 10.0, radius_mm=95.0)
     e = solver.efield(coil, OBS, pose)

@@ -61,11 +61,22 @@ def test_points_inside_the_grown_box_are_not_far(round_fit):
     assert sur.is_far(np.array([below, farther])).tolist() == [False, True]
 
 
+@pytest.fixture(scope="module")
+def magstim_surrogate():
+    coil = tmsfield.load_coil(str(MAGSTIM))
+    return coil, far_field_surrogate(coil)
+
+
+@pytest.fixture(scope="module")
+def fig8_surrogate():
+    coil = tmsfield.load_coil("fig8_70mm")
+    return coil, far_field_surrogate(coil, tol=5e-4, max_dipoles=800)
+
+
 @pytest.mark.random
 @pytest.mark.skipif(not MAGSTIM.is_file(), reason=f"SimNIBS reference coil not found at {MAGSTIM} (../shared absent)")
-def test_magstim_surrogate_size_and_error(rng):
-    coil = tmsfield.load_coil(str(MAGSTIM))
-    sur = far_field_surrogate(coil)                        # defaults: 15 mm, bound 5e-4
+def test_magstim_surrogate_size_and_error(magstim_surrogate, rng):
+    coil, sur = magstim_surrogate                          # defaults: 15 mm, bound 5e-4
     assert sur.max_error <= 5e-4
     assert sur.n_dipoles <= 500                            # measured 462 of 2,712 (docstring)
     pts = _random_far_points(sur, rng, 2000)
@@ -85,19 +96,18 @@ def test_refusals():
 
 
 @pytest.mark.random
-def test_wire_coil_leads_are_split_off_and_the_cut_is_closed_exactly(rng, test_seed):
+def test_wire_coil_leads_are_split_off_and_the_cut_is_closed_exactly(fig8_surrogate, rng, test_seed):
     # fig8_70mm's leads run 120 mm up the handle: they stay exact ("rest") and the cut core is
     # closed through a hub, so core + rest is the coil to rounding and the core is dipole-representable.
     from tmsfield.coils.far_field import _split_core
     seed = test_seed
-    coil = tmsfield.load_coil("fig8_70mm")
+    coil, sur = fig8_surrogate
     core, rest = _split_core(coil)
     assert rest is not None and 0 < rest.n_segments < 10
     pts = rng.normal(size=(500, 3)) * 80 + [0, 0, 40]
     total = tmsfield.vector_potential(core, pts) + tmsfield.vector_potential(rest, pts)
     np.testing.assert_allclose(total, tmsfield.vector_potential(coil, pts), rtol=0,
                                atol=1e-9 * np.abs(total).max())
-    sur = far_field_surrogate(coil, tol=5e-4, max_dipoles=800)
     assert sur.n_dipoles < coil.n_segments / 2 and sur.max_error <= 5e-4
     far = _random_far_points(sur, rng, 2000)
     err = np.abs(sur.vector_potential(far) - tmsfield.vector_potential(coil, far)).max()
