@@ -453,8 +453,61 @@ def _load_result(p):
     return load_result(p)
 
 
+def _warp_grid():
+    ijk = np.stack(np.meshgrid(*[np.arange(6.0)] * 3, indexing="ij"), -1)
+    aff = np.array([[8.0, 0, 0, -20], [0, 8, 0, -20], [0, 0, 8, -20], [0, 0, 0, 1]])
+    g = ijk @ aff[:3, :3].T + aff[:3, 3]
+    return aff, g, g + np.stack([2 * np.sin(g[..., 1] / 20), 0 * g[..., 0] + 1.0, np.cos(g[..., 0] / 20)], -1)
+
+
+def _warp_nii_bytes():
+    import tempfile
+
+    from tmsfield.head.warps import write_displacement_field
+    aff, _, fwd = _warp_grid()
+    with tempfile.TemporaryDirectory() as d:
+        return write_displacement_field(Path(d) / "w_1Warp.nii", aff, fwd, kind="itk").read_bytes()
+
+
+def _warp_h5_bytes():
+    import tempfile
+
+    import h5py
+    aff, g, fwd = _warp_grid()
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ aff
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    fixed = np.r_[6.0, 6.0, 6.0, lps[:3, 3], spacing, (lps[:3, :3] / spacing).reshape(-1)]
+    disp = ((fwd - g) * [-1.0, -1.0, 1.0]).transpose(2, 1, 0, 3).reshape(-1)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "Composite.h5"
+        with h5py.File(str(p), "w") as f:
+            for k, (kind, par, fix) in enumerate([("CompositeTransform_double_3_3", np.zeros(0), np.zeros(0)),
+                                                   ("AffineTransform_double_3_3", np.r_[np.eye(3).ravel(), 1, 2, 3],
+                                                    np.zeros(3)),
+                                                   ("DisplacementFieldTransform_double_3_3", disp, fixed)]):
+                grp = f.create_group(f"TransformGroup/{k}")
+                grp.create_dataset("TransformType", data=[kind.encode()])
+                grp.create_dataset("TransformParameters", data=par)
+                grp.create_dataset("TransformFixedParameters", data=fix)
+        return p.read_bytes()
+
+
+def _read_warp(p):
+    from tmsfield.head.warps import load_warp
+    return load_warp(p)
+
+
+def valid_warp(w):
+    _finite(w.field, "warp field")
+    _finite(w.affine, "warp affine", shape=(4, 4))
+    centre = (w.affine @ np.r_[(np.asarray(w.field.shape[:3]) - 1) / 2.0, 1.0])[:3]
+    _finite(w.map(centre[None]), "mapped point")
+
+
 # name -> (file name, valid bytes (callable), reader, validator, kind of mutation for the structured test)
 READERS = {
+    "warp_itk_nii": ("sub_1Warp.nii", _warp_nii_bytes, _read_warp, valid_warp, "nifti"),
+    "warp_itk_h5": ("sub_Composite.h5", _warp_h5_bytes, _read_warp, valid_warp, "bytes"),
     "ccd": ("tiny.ccd", _ccd_bytes, _read_ccd, valid_coil, "numbers"),
     "tcd": ("tiny.tcd", _tcd_bytes, _read_tcd, valid_coil, "json"),
     "msh_ascii": ("sphere.msh", lambda: _msh_bytes(False), _read_msh, valid_surfaces, "numbers"),

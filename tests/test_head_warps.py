@@ -92,7 +92,7 @@ def test_bad_files(files, tmp_path):
     d, out, t1 = files
     with pytest.raises(HeadFileError, match="does not exist"):
         load_warp(tmp_path / "nope.nii.gz")
-    with pytest.raises(HeadFileError, match="CompositeTransformUtil"):
+    with pytest.raises(HeadFileError, match="does not exist"):
         load_warp(tmp_path / "Composite.h5")
     with pytest.raises(HeadFileError, match="source"):
         load_warp(out["fsl"])
@@ -117,3 +117,123 @@ def test_bad_files(files, tmp_path):
     w = _load(files, "itk")
     with pytest.raises(InputError, match="outside the warp's grid"):
         w.mni_to_subject([[500.0, 0.0, 0.0]])
+
+
+# ---------------------------------------------------------------- ITK / ANTs .h5 (written here with h5py, by
+# the layout ITK documents, independently of the reader: LPS, x fastest, last component applied first)
+
+def _write_itk_h5(path, components, composite=True):
+    """components: list of ("field", lps_affine (4x4 voxel->LPS), disp_lps (nx,ny,nz,3)) or ("affine", M, t, c)."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(str(path), "w") as f:
+        tg = f.create_group("TransformGroup")
+        groups = [("CompositeTransform_double_3_3", np.zeros(0), np.zeros(0))] if composite else []
+        for c in components:
+            if c[0] == "field":
+                aff, disp = c[1], c[2]
+                spacing = np.linalg.norm(aff[:3, :3], axis=0)
+                fixed = np.r_[np.asarray(disp.shape[:3], float), aff[:3, 3], spacing,
+                              (aff[:3, :3] / spacing).reshape(-1)]
+                params = disp.transpose(2, 1, 0, 3).reshape(-1)      # x fastest
+                groups.append(("DisplacementFieldTransform_double_3_3", params, fixed))
+            else:
+                _, m, t, cen = c
+                groups.append(("AffineTransform_double_3_3", np.r_[np.ravel(m), t], np.asarray(cen, float)))
+        for k, (kind, params, fixed) in enumerate(groups):
+            g = tg.create_group(str(k))
+            g.create_dataset("TransformType", data=[kind.encode()])
+            g.create_dataset("TransformParameters", data=params)
+            g.create_dataset("TransformFixedParameters", data=fixed)
+    return path
+
+
+LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def _lps_field():
+    """The test warp as an ITK field: on the MNI grid (in LPS), LPS displacements."""
+    g = _grid(MNI_AFF, SHAPE_MNI)
+    disp_ras = forward(g.reshape(-1, 3)).reshape(g.shape) - g
+    return LPS @ MNI_AFF, disp_ras * [-1.0, -1.0, 1.0]
+
+
+def _affine_lps(m, t, c):
+    def apply(x_ras):
+        x = x_ras * [-1.0, -1.0, 1.0]
+        y = (x - c) @ np.asarray(m).T + t + c
+        return y * [-1.0, -1.0, 1.0]
+    return apply
+
+
+@pytest.mark.random
+def test_itk_h5_displacement_field_equals_the_nifti_field(files, tmp_path, rng):
+    aff, disp = _lps_field()
+    for composite in (False, True):
+        f = _write_itk_h5(tmp_path / f"w{int(composite)}.h5", [("field", aff, disp)], composite=composite)
+        w = load_warp(f)
+        assert w.kind == "itk-h5" and w.direction == "mni2subject"
+        mni = rng.uniform(-60, 60, size=(50, 3))
+        np.testing.assert_allclose(w.mni_to_subject(mni), _load(files, "itk").mni_to_subject(mni), atol=1e-4)
+        assert np.max(np.linalg.norm(w.mni_to_subject(mni) - forward(mni), axis=1)) < 0.1
+        assert np.max(np.linalg.norm(w.subject_to_mni(forward(mni)) - mni, axis=1)) < 0.1
+
+
+@pytest.mark.random
+def test_itk_h5_composite_applies_the_last_component_first(tmp_path, rng):
+    """Composite [A_after, field, A_before] (queue order) maps x -> A_after(field(A_before(x)))."""
+    aff, disp = _lps_field()
+
+    def small_affine(shift):
+        m = np.eye(3) + rng.uniform(-0.03, 0.03, size=(3, 3))
+        return m, rng.uniform(-1, 1, size=3) + shift, rng.uniform(-10, 10, size=3)
+
+    # the two affines differ by construction (4-6 mm apart along y), so the two orders differ by ~1 mm
+    (m1, t1, c1) = small_affine(np.zeros(3))
+    (m2, t2, c2) = small_affine([0.0, rng.choice([-1, 1]) * rng.uniform(4, 6), 0.0])
+    f = _write_itk_h5(tmp_path / "Composite.h5", [("affine", m1, t1, c1), ("field", aff, disp),
+                                                   ("affine", m2, t2, c2)])
+    w = load_warp(f)
+    after, before = _affine_lps(m1, t1, c1), _affine_lps(m2, t2, c2)
+    x = rng.uniform(-50, 50, size=(40, 3))          # A_before(x) stays inside the field's grid
+    expected = after(forward(before(x)))
+    assert np.max(np.linalg.norm(w.mni_to_subject(x) - expected, axis=1)) < 0.1
+    wrong = before(forward(after(x)))                # the other order: far off, so the check bites
+    assert np.max(np.linalg.norm(wrong - expected, axis=1)) > 0.5
+
+
+def test_itk_h5_bad_files(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    aff, disp = _lps_field()
+    (tmp_path / "junk.h5").write_bytes(b"\x89HDF not really")
+    with pytest.raises(HeadFileError, match="cannot read it as an HDF5"):
+        load_warp(tmp_path / "junk.h5")
+    with h5py.File(str(tmp_path / "empty.h5"), "w") as f:
+        f.create_group("Other")
+    with pytest.raises(HeadFileError, match="TransformGroup"):
+        load_warp(tmp_path / "empty.h5")
+    f = _write_itk_h5(tmp_path / "affine_only.h5", [("affine", np.eye(3), np.zeros(3), np.zeros(3))])
+    with pytest.raises(HeadFileError, match="0 displacement fields"):
+        load_warp(f)
+    f = _write_itk_h5(tmp_path / "two.h5", [("field", aff, disp), ("field", aff, disp)])
+    with pytest.raises(HeadFileError, match="2 displacement fields"):
+        load_warp(f)
+    f = _write_itk_h5(tmp_path / "short.h5", [("field", aff, disp[:, :, :-1])])
+    with h5py.File(str(f), "a") as h:                # fixed parameters still say the full size: truncated
+        fixed = h["TransformGroup/1/TransformFixedParameters"][()]
+        fixed[2] += 1
+        del h["TransformGroup/1/TransformFixedParameters"]
+        h["TransformGroup/1"].create_dataset("TransformFixedParameters", data=fixed)
+    with pytest.raises(HeadFileError, match="truncated"):
+        load_warp(f)
+    with h5py.File(str(tmp_path / "bspline.h5"), "w") as h:
+        g = h.create_group("TransformGroup/0")
+        g.create_dataset("TransformType", data=[b"BSplineTransform_double_3_3"])
+        g.create_dataset("TransformParameters", data=np.zeros(3))
+        g.create_dataset("TransformFixedParameters", data=np.zeros(3))
+    with pytest.raises(HeadFileError, match="BSplineTransform.*antsApplyTransforms"):
+        load_warp(tmp_path / "bspline.h5")
+    bad = disp.copy()
+    bad[3, 3, 3, 0] = np.nan
+    f = _write_itk_h5(tmp_path / "nan.h5", [("field", aff, bad)])
+    with pytest.raises(HeadFileError, match="NaN"):
+        load_warp(f)

@@ -15,7 +15,8 @@ Conventions read (each documented by its package; the code here is this project'
   (x, y, z, 1, 3), intent "vector"; each vector is a *displacement in LPS* mm (ITK's physical space)
   from a point of the field's grid (the fixed image) to its place in the moving image. For
   ``antsRegistration`` of a subject (moving) to MNI (fixed), ``…1Warp.nii.gz`` maps MNI points to the
-  subject: direction ``"mni2subject"``. ITK ``.h5`` composite transforms are not read (error with the fix).
+  subject: direction ``"mni2subject"``. ITK/ANTs ``.h5`` transforms (a displacement field, alone or composed
+  with affines, e.g. ``…Composite.h5``) are read by :mod:`tmsfield.head.itk_h5`.
 * **FSL FNIRT** displacement field (``--fout``, or ``fnirtfileutils --withaff --out``; NIfTI intent 2006):
   4-D (x, y, z, 3) on the reference (MNI) grid, *relative* displacements in mm in FSL's scaled-voxel
   coordinates (``diag(pixdim) · voxel``, with the voxel x index reversed when the image's
@@ -96,8 +97,15 @@ class Warp:
         if not np.all(np.isfinite(f)):
             raise HeadFileError(f"warp {self.source}: holds NaN/Inf values; it is corrupt or was not written as "
                                 f"a displacement/deformation field")
+        a = np.asarray(self.affine, float)
+        if a.shape != (4, 4) or not np.all(np.isfinite(a)):
+            raise HeadFileError(f"warp {self.source}: its grid's voxel -> mm affine must be a finite 4x4 matrix")
+        vox = np.linalg.norm(a[:3, :3], axis=0)
+        if np.any(vox < 1e-3) or np.any(vox > 1e3) or abs(np.linalg.det(a[:3, :3])) < 1e-9 * np.prod(vox):
+            raise HeadFileError(f"warp {self.source}: its grid's affine is degenerate (voxel sizes "
+                                f"{np.round(vox, 6).tolist()} mm); the header is damaged or not a warp's")
         object.__setattr__(self, "field", f)
-        object.__setattr__(self, "affine", np.asarray(self.affine, float))
+        object.__setattr__(self, "affine", a)
 
     def map(self, points):
         """Map points (N, 3) mm the way the file goes (``direction``), by trilinear interpolation.
@@ -208,7 +216,7 @@ def load_warp(path, kind="auto", direction="auto", source=None):
     ------
     HeadFileError
         Missing/unreadable file, wrong layout, FSL coefficient file (with the ``fnirtfileutils`` command
-        that converts it), ITK ``.h5`` composite, FSL field without ``source``.
+        that converts it), an ITK ``.h5`` without exactly one displacement field, FSL field without ``source``.
 
     Examples
     --------
@@ -223,9 +231,10 @@ def load_warp(path, kind="auto", direction="auto", source=None):
     if direction not in ("auto",) + _DIRECTIONS:
         raise InputError(f"warp direction must be 'auto', 'mni2subject' or 'subject2mni'; got {direction!r}")
     if name.endswith((".h5", ".hdf5")):
-        raise HeadFileError(f"warp file {p}: ITK .h5 composite transforms are not read; write its displacement "
-                            f"field as NIfTI (ANTs: CompositeTransformUtil --disassemble {p.name} out, or "
-                            f"antsApplyTransforms -t {p.name} -r REF.nii.gz -o [field.nii.gz,1]) and give that")
+        if kind not in ("auto", "itk"):
+            raise HeadFileError(f"warp file {p}: an .h5 file is an ITK/ANTs transform; give kind='itk' or 'auto'")
+        from .itk_h5 import read_itk_h5
+        return read_itk_h5(p, "mni2subject" if direction == "auto" else direction)
     if not p.is_file():
         raise HeadFileError(f"warp file {p} does not exist")
     if not name.endswith((".nii", ".nii.gz")):

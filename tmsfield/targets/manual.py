@@ -65,8 +65,8 @@ def pose_plausibility(geometry, pose):
 def _target_value(e_roi, roi, quantity):
     from .search import _functional_weights
 
-    if quantity == "magnitude":
-        return float(np.mean(np.linalg.norm(e_roi, axis=1)))
+    if quantity == "magnitude":   # the ROI's (map) weights, as the search's evaluate_quantity
+        return float(np.sum(roi.vertex_weights() * np.linalg.norm(e_roi, axis=1)))
     w = _functional_weights(roi, quantity)[0]
     return float(np.sum(w * e_roi))
 
@@ -116,7 +116,7 @@ def run_pose(job, pose, *, name="manual", source=None, recorded_didt_a_per_us=No
 
     from .dose import dose_report
     from .placement import handle_angle_of_pose
-    from .run import SetupCache, _peak
+    from .run import SetupCache, _map_target, _peak
     from .search import target_roi
     from .table import resolve_target
 
@@ -129,9 +129,14 @@ def run_pose(job, pose, *, name="manual", source=None, recorded_didt_a_per_us=No
     head = cache.head(job.head, job.landmarks)
     coil = cache.coil(job.coil)
     geo = cache.geometry(job.head, job.landmarks)
-    tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo)
+    warp = cache.warp(job)                     # --mni-warp, --target-map: as the search does (run_target)
+    if job.target_map is not None:
+        tgt, _, roi = _map_target(job, head, geo, warp)
+    else:
+        tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo,
+                             mni_warp=warp)
+        roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
     model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
-    roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
     m = pose.matrix
     if job.model == "bem":
         e_cortex = np.asarray(model.efield_on_cortex(coil, m, 1.0))
@@ -156,6 +161,12 @@ def run_pose(job, pose, *, name="manual", source=None, recorded_didt_a_per_us=No
     if recorded_percent_output is not None:
         dose["recorded_percent_output"] = float(recorded_percent_output)
     dose["warnings"] = warnings + dose["warnings"]
+    if job.motor_threshold is not None:        # the same dose rule as for a searched placement
+        from .motor import motor_threshold_block
+        mt = motor_threshold_block(job, cache, head, coil, cache.dipole_coil(job.coil), geo, tgt, value,
+                                   stim["max_didt_a_per_us"])
+        dose["motor_threshold"] = mt
+        dose["warnings"] += [f"motor threshold: {w}" for w in mt["warnings"]]
     job_settings = job.settings()
     job_settings["method"] = "manual"
     settings = {"job": job_settings, "model": job.model, "gap_mm": None, "lift_mm": None,
