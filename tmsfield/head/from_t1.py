@@ -317,19 +317,9 @@ def read_mni_warp(path):
     Traceback (most recent call last):
     tmsfield.errors.HeadFileError: warp file no_warp.nii.gz does not exist
     """
-    import nibabel as nib
-    p = Path(path)
-    if not p.is_file():
-        raise HeadFileError(f"warp file {p} does not exist")
-    try:
-        img = nib.load(str(p))
-        d = np.asarray(img.dataobj, dtype=np.float64)
-    except Exception as exc:
-        raise HeadFileError(f"warp file {p}: cannot read it as NIfTI ({type(exc).__name__}: {exc})") from None
-    if d.ndim != 5 or d.shape[3] != 1 or d.shape[4] != 3:
-        raise HeadFileError(f"warp file {p}: an ITK displacement field is (x, y, z, 1, 3); got {d.shape}")
-    aff = np.asarray(img.affine, dtype=np.float64)
-    return aff, _grid_world(aff, d.shape[:3]) + d[:, :, :, 0, :] * _LPS
+    from .warps import load_warp             # the one ITK reader (also behind --mni-warp)
+    w = load_warp(path, kind="itk", direction="mni2subject")
+    return w.affine, w.field
 
 
 def _grid_world(aff, shape):
@@ -338,19 +328,9 @@ def _grid_world(aff, shape):
 
 
 def _interp_field(aff, field, points, what="points"):
-    from scipy.ndimage import map_coordinates
-    p = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise InputError(f"{what} must be (N, 3) mm; got shape {p.shape}")
-    inv = np.linalg.inv(aff)
-    vox = p @ inv[:3, :3].T + inv[:3, 3]
-    n = np.asarray(field.shape[:3])
-    out = np.any((vox < -1e-6) | (vox > n - 1 + 1e-6), axis=1)
-    if out.any():
-        b = p[np.flatnonzero(out)[0]]
-        raise InputError(f"{what}: MNI point ({b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}) mm is outside the warp's grid; "
-                         f"is it in MNI mm?")
-    return np.column_stack([map_coordinates(field[..., k], vox.T, order=1, mode="nearest") for k in range(3)])
+    """Absolute field (grid affine, positions) at points (N, 3) mm: :meth:`tmsfield.head.warps.Warp.map`."""
+    from .warps import Warp
+    return Warp(aff, field, "mni2subject", "absolute", what).map(points)
 
 
 def mni_to_subject(points, warp):
@@ -377,8 +357,8 @@ def mni_to_subject(points, warp):
     w = Path(warp)
     if w.is_dir() or not str(w).endswith((".nii", ".nii.gz")):
         w = w / WARP_FILE
-    aff, field = read_mni_warp(w)
-    return _interp_field(aff, field, points, "MNI points")
+    from .warps import load_warp
+    return load_warp(w, kind="itk", direction="mni2subject").mni_to_subject(points)
 
 
 def _write_warp(path, aff, absolute):
