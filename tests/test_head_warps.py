@@ -97,10 +97,14 @@ def test_bad_files(files, tmp_path):
     with pytest.raises(HeadFileError, match="source"):
         load_warp(out["fsl"])
     coef = nib.Nifti1Image(np.zeros((5, 5, 5, 3), np.float32), np.eye(4))
-    coef.header["intent_code"] = 2007
+    coef.header["intent_code"] = 2007                  # cubic coefficients, but no MNI152 reference grid
     nib.save(coef, str(tmp_path / "coef.nii.gz"))
-    with pytest.raises(HeadFileError, match="fnirtfileutils"):
-        load_warp(tmp_path / "coef.nii.gz")
+    with pytest.raises(HeadFileError, match="MNI152.*fnirtfileutils"):
+        load_warp(tmp_path / "coef.nii.gz", source=t1)
+    coef.header["intent_code"] = 2008                  # DCT
+    nib.save(coef, str(tmp_path / "dct.nii.gz"))
+    with pytest.raises(HeadFileError, match="DCT.*fnirtfileutils"):
+        load_warp(tmp_path / "dct.nii.gz")
     nib.save(nib.Nifti1Image(np.zeros((5, 5, 5, 3), np.float32), np.eye(4)), str(tmp_path / "plain.nii.gz"))
     with pytest.raises(HeadFileError, match="cannot tell its convention"):
         load_warp(tmp_path / "plain.nii.gz")
@@ -237,3 +241,69 @@ def test_itk_h5_bad_files(tmp_path):
     f = _write_itk_h5(tmp_path / "nan.h5", [("field", aff, bad)])
     with pytest.raises(HeadFileError, match="NaN"):
         load_warp(f)
+
+
+# ---------------------------------------------------------------- FNIRT cubic-spline coefficient files (--cout)
+
+def _write_fnirt_coefficients(path, coef, spacing, ref_shape, ref_vox, premat):
+    """The header layout FNIRT writes (knot spacing in pixdim, reference voxel size in intent_p1..3, reference
+    shape in the qform offsets, the initial affine in the sform), built here independently of the reader."""
+    img = nib.Nifti1Image(coef.astype(np.float32), None)
+    img.header["intent_code"] = 2007
+    img.header["intent_p1"], img.header["intent_p2"], img.header["intent_p3"] = ref_vox
+    q = np.diag(list(spacing) + [1.0])
+    q[:3, 3] = ref_shape
+    img.header.set_zooms(list(spacing) + [1.0])
+    img.set_sform(premat, 1)
+    img.set_qform(q, 1)
+    nib.save(img, str(path))
+    return path
+
+
+def _fsl_to_ras(affine, shape, zooms, x_fsl):
+    """FSL scaled-voxel mm → RAS (the x index counts from the other side when the affine's determinant is > 0)."""
+    ijk = np.asarray(x_fsl, float) / np.asarray(zooms, float)
+    if np.linalg.det(affine[:3, :3]) > 0:
+        ijk[:, 0] = shape[0] - 1 - ijk[:, 0]
+    return ijk @ affine[:3, :3].T + affine[:3, 3]
+
+
+@pytest.mark.random
+def test_fnirt_cubic_coefficients_match_scipy_bsplines(tmp_path, rng):
+    from scipy.interpolate import BSpline
+
+    from tmsfield.head.fnirt_coefficients import MNI152_GRIDS
+    ref_shape, ref_vox = (91, 109, 91), 2.0
+    ref_aff = MNI152_GRIDS[(ref_shape, ref_vox)]
+    spacing = (5.0, 5.0, 5.0)                            # knots every 10 mm, as fnirt --warpres=10
+    n_coef = [int(np.ceil((n - 1) / s)) + 3 for n, s in zip(ref_shape, spacing)]
+    coef = rng.normal(size=(*n_coef, 3)) * rng.uniform(1, 3)          # mm
+    premat = np.eye(4)
+    premat[:3, :3] += rng.uniform(-0.05, 0.05, size=(3, 3))
+    premat[:3, 3] = rng.uniform(-5, 5, size=3)
+    f = _write_fnirt_coefficients(tmp_path / "T1_to_MNI_warpcoef.nii.gz", coef, spacing, ref_shape,
+                                  (ref_vox,) * 3, premat)
+    src_aff = np.array([[1.0, 0, 0, -96], [0, 1, 0, -120], [0, 0, 1, -110], [0, 0, 0, 1]])   # det > 0: x flipped
+    src_aff[:3, 3] += rng.uniform(-5, 5, size=3)
+    src_shape = (192, 256, 256)
+    src = tmp_path / "T1.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros(src_shape, np.uint8), src_aff), str(src))
+    w = load_warp(f, source=src)
+    assert w.kind == "fsl-coefficients" and w.direction == "mni2subject"
+
+    def expected(ijk):
+        """independent evaluation: scipy B-splines, knots (m - 3) in knot units (coefficient m centred at m - 1)"""
+        basis = [BSpline.design_matrix(ijk[:, a] / spacing[a], np.arange(n_coef[a] + 4) - 3.0, 3).toarray()
+                 for a in range(3)]
+        d = np.einsum("pa,pb,pc,abcv->pv", basis[0], basis[1], basis[2], coef)
+        x_f = ijk * ref_vox                               # MNI152 (det < 0): FSL mm = voxel * size
+        src_f = x_f @ np.linalg.inv(premat)[:3, :3].T + np.linalg.inv(premat)[:3, 3] + d
+        return _fsl_to_ras(src_aff, src_shape, (1.0, 1.0, 1.0), src_f)
+
+    # reference voxels (the warp's grid nodes) anywhere on the grid, and inside (whose preimages stay on it)
+    ijk = np.column_stack([rng.integers(0, n, size=60) for n in ref_shape]).astype(float)
+    mni = ijk @ ref_aff[:3, :3].T + ref_aff[:3, 3]
+    np.testing.assert_allclose(w.mni_to_subject(mni), expected(ijk), atol=1e-3)
+    ijk = np.column_stack([rng.integers(12, n - 12, size=20) for n in ref_shape]).astype(float)
+    mni = ijk @ ref_aff[:3, :3].T + ref_aff[:3, 3]
+    assert np.max(np.linalg.norm(w.subject_to_mni(expected(ijk)) - mni, axis=1)) < 0.05

@@ -48,7 +48,7 @@ def add_clinic_arguments(p, target_map=True):
                        help="space of a NIfTI target map (default mni)")
     g.add_argument("--mni-warp", default=None, metavar="FILE",
                    help="nonlinear MNI<->subject warp: SimNIBS toMNI/MNI2Conform_nonl.nii.gz or Conform2MNI_nonl, "
-                        "ANTs/ITK displacement field (.nii.gz) or .h5 transform (e.g. Composite.h5), FSL FNIRT --fout field (needs --mni-warp-source)")
+                        "ANTs/ITK displacement field (.nii.gz) or .h5 transform (e.g. Composite.h5), FSL FNIRT --fout field or --cout coefficients (need --mni-warp-source)")
     g.add_argument("--mni-warp-source", default=None, metavar="T1",
                    help="FSL warps: the subject image the registration was computed from")
 

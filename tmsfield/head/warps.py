@@ -22,7 +22,8 @@ Conventions read (each documented by its package; the code here is this project'
   coordinates (``diag(pixdim) · voxel``, with the voxel x index reversed when the image's
   voxel → world determinant is positive), pointing into the input image's FSL coordinates. Turning
   those into world RAS needs the input image's header (``source=``: the subject T1 the warp was computed
-  from). Coefficient files (``--cout``, intents 2007–2009) are refused with the conversion command.
+  from). Cubic-spline coefficient files (``--cout``, intent 2007) on FSL's MNI152 grid are evaluated by
+  :mod:`tmsfield.head.fnirt_coefficients`; DCT and quadratic ones are refused with the conversion command.
 
 References: FSL FNIRT user guide ("--fout", "fnirtfileutils"); ANTs ``antsApplyTransforms`` / ITK
 DisplacementFieldTransform documentation; SimNIBS documentation "Coordinates in SimNIBS" (MNI
@@ -215,8 +216,8 @@ def load_warp(path, kind="auto", direction="auto", source=None):
     Raises
     ------
     HeadFileError
-        Missing/unreadable file, wrong layout, FSL coefficient file (with the ``fnirtfileutils`` command
-        that converts it), an ITK ``.h5`` without exactly one displacement field, FSL field without ``source``.
+        Missing/unreadable file, wrong layout, an FSL coefficient file that is not read (DCT, quadratic, or
+        not on the MNI152 grid; with the ``fnirtfileutils`` command that converts it), an ITK ``.h5`` without exactly one displacement field, FSL field without ``source``.
 
     Examples
     --------
@@ -255,10 +256,15 @@ def load_warp(path, kind="auto", direction="auto", source=None):
                                 f"(absolute RAS coordinates, as SimNIBS) (--mni-warp-kind on the command line)")
     if direction == "auto":
         direction = simnibs_dir or "mni2subject"
-    if intent in (2007, 2008, 2009):
-        raise HeadFileError(f"warp file {p} holds FNIRT spline/DCT coefficients (intent {intent}), not a field; "
-                            f"convert it: fnirtfileutils --in={p.name} --ref=MNI152_T1_2mm --out=field "
-                            f"--withaff (then give field.nii.gz)")
+    if intent == 2007 and kind in ("auto", "fsl"):                    # FNIRT --cout: cubic B-spline coefficients
+        from .fnirt_coefficients import coefficient_warp
+        aff, field = coefficient_warp(img, data, p, source)
+        return Warp(aff, field, direction, "fsl-coefficients", str(p))
+    if intent in (2008, 2009):
+        raise HeadFileError(f"warp file {p} holds FNIRT {'DCT' if intent == 2008 else 'quadratic-spline'} "
+                            f"coefficients (intent {intent}), which are not read (cubic splines are); convert it: "
+                            f"fnirtfileutils --in={p.name} --ref=MNI152_T1_2mm --out=field --withaff (then give "
+                            f"field.nii.gz)")
     aff = img.affine
     if kind == "itk":
         if data.ndim == 5 and data.shape[3] == 1:
