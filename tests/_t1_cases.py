@@ -21,7 +21,10 @@ class KnownWarp:
         ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
         rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
         self.A = rz @ ry @ rx @ np.diag(1.0 + rng.uniform(-scale, scale, 3))
-        self.b = rng.uniform(-shift_mm, shift_mm, 3)
+        # a shift of 1-1.5 x shift_mm in a random direction (not per axis: never near zero), so the warp always
+        # moves the template by well over the tests' 2 mm tolerance
+        d = rng.normal(size=3)
+        self.b = d / np.linalg.norm(d) * rng.uniform(shift_mm, 1.5 * shift_mm)
         self.centres = rng.uniform([-50, -70, -20], [50, 50, 50], (n_bumps, 3))
         dirs = rng.normal(size=(n_bumps, 3))
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)

@@ -57,7 +57,7 @@ def test_known_warp_is_recovered(rng, tmp_path, template_t1):
     # every warped template surface (any number of them) and the cortex, vertex by vertex
     for b in list(tpl.boundaries[1:]) + [tpl.cortex]:
         truth = warp.mni_to_subject(b.vertices)
-        assert np.mean(np.linalg.norm(truth - b.vertices, axis=1)) > 2 * TOL_MM   # the test can fail
+        assert np.mean(np.linalg.norm(truth - b.vertices, axis=1)) > 1.25 * TOL_MM   # the test can fail
         d = np.linalg.norm(res.head.surface(b.name).vertices - truth, axis=1)
         assert d.mean() < TOL_MM and np.percentile(d, 95) < TOL_MM, (b.name, d.mean(), np.percentile(d, 95))
     # the scalp comes from the deformed T1 itself: compare with the template scalp pushed through the warp
