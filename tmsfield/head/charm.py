@@ -23,8 +23,10 @@ skull, CSF, GM, WM), by where they are rather than by their conductivity alone: 
 skull (SimNIBS' own tag 4 lumps them); eyes and muscle are extracranial soft tissue, which the five-tissue
 model calls scalp (and their conductivities, 0.5 and 0.16 S/m, are those of soft tissue, not of bone or
 fluid); (*) blood (vessels, 0.6 S/m) lies both inside the skull (sinuses, arteries in the CSF space) and
-outside it, so each connected blood region takes the five-tissue label it shares the most boundary area
-with (after the other extra tissues are mapped) — intracranial vessels become CSF, scalp vessels scalp.
+outside it, so each connected blood region becomes CSF if it lies inside the skull and scalp if outside:
+it takes, of the two, the one it shares more boundary area with, counting its contact with grey or white
+matter as CSF (intracranial) and ignoring its contact with bone and air — intracranial vessels become CSF
+(the fluid space they run in), scalp vessels scalp.
 ``tissue_map={tag_or_name: tissue}`` overrides any of this. ``extra_tissues="keep"`` keeps them as tissues
 ``eyes``, ``compact_bone``, ``spongy_bone``, ``blood``, ``muscle``, for which the solver's defaults are the
 SimNIBS values above (:data:`SIMNIBS_CONDUCTIVITIES`).
@@ -79,8 +81,8 @@ SIMNIBS_TISSUES = {1: "wm", 2: "gm", 3: "csf", 4: "skull", 5: "scalp", 6: "eyes"
 SIMNIBS_CONDUCTIVITIES = {"wm": 0.126, "gm": 0.275, "csf": 1.654, "skull": 0.010, "scalp": 0.465, "eyes": 0.5,
                           "compact_bone": 0.008, "spongy_bone": 0.025, "blood": 0.6, "muscle": 0.16}
 
-#: Default mapping of the extra charm tissues onto the five (``"contact"``: per connected region, the tissue
-#: it shares the most boundary area with; see the module docstring).
+#: Default mapping of the extra charm tissues onto the five (``"contact"``: per connected region, CSF inside
+#: the skull, scalp outside; see the module docstring).
 DEFAULT_TISSUE_MAP = {"eyes": "scalp", "muscle": "scalp", "compact_bone": "skull", "spongy_bone": "skull",
                       "blood": "contact"}
 
@@ -315,8 +317,9 @@ def head_from_tetrahedra(nodes, tetrahedra, tags, *, extra_tissues="map", tissue
 
 
 def _assign_by_contact(code, owner, pair_a, pair_b, v, faces, depth_of, n_tets):
-    """Tissue of each undecided tetrahedron: per connected undecided region, the decided tissue it shares the
-    most face area with (scalp when it touches none)."""
+    """Tissue of each undecided tetrahedron (blood): per connected undecided region, CSF or scalp, whichever
+    it shares more face area with, contact with GM/WM counting as CSF, bone and air ignored (scalp when it
+    touches none)."""
     und = code < 0
     ca, cb = code[owner[pair_a]], code[owner[pair_b]]
     oa, ob = owner[pair_a], owner[pair_b]
@@ -325,10 +328,14 @@ def _assign_by_contact(code, owner, pair_a, pair_b, v, faces, depth_of, n_tets):
     _, region = connected_components(g, directed=False)
     f = v[faces[pair_a]]
     area = 0.5 * np.linalg.norm(np.cross(f[:, 1] - f[:, 0], f[:, 2] - f[:, 0]), axis=1)
+    as_csf = {depth_of["gm"]: depth_of["csf"], depth_of["wm"]: depth_of["csf"], depth_of["csf"]: depth_of["csf"],
+              depth_of["scalp"]: depth_of["scalp"]}
     score = {}
     for mine, other_code, own in ((und[oa] & ~und[ob], cb, oa), (und[ob] & ~und[oa], ca, ob)):
         for r, c, a in zip(region[own[mine]], other_code[mine], area[mine]):
-            score[(int(r), int(c))] = score.get((int(r), int(c)), 0.0) + float(a)
+            c = as_csf.get(int(c))
+            if c is not None:
+                score[(int(r), c)] = score.get((int(r), c), 0.0) + float(a)
     best = {}
     for (r, c), a in score.items():
         if a > best.get(r, (-1.0, 0))[0]:
