@@ -268,3 +268,33 @@ def test_m2m_bad_eeg_file_names_the_file(tmp_path):
         load_head(m2m)
     with pytest.raises(TmsfieldError):
         load_head(tmp_path / "m2m_x" / "nothing.msh")
+
+
+def test_touching_fold_solves_where_it_is_invisible():
+    """With σ_gm = σ_csf the grey-matter patch that replaces the CSF is electrically CSF: the conductor is
+    spherically symmetric again and the analytic sphere holds. Only the GM/skull junction triangles (sides
+    gm|skull, which must get the CSF/skull contrast) stand where the inner skull has its hole; a wrong side
+    there would leave the skull open and miss the sphere by far more than 1 %.
+
+    ``check_mesh=False``: the solver's per-surface check wants closed surfaces, and at a junction the
+    ``skull_inner`` surface is open by nature (the consistency of the sides was checked on loading)."""
+    import tmsfield
+    from tmsfield.solver.bem import EFieldSolver
+    from tmsfield.solver.conductivity import DEFAULT_CONDUCTIVITIES
+    from tmsfield.solver.sphere import SphereModel
+    from test_bem_sphere import dipole_fig8
+    nodes, tets, tags = fold_head(cap_cos=0.7, subdivisions=(2, 2, 3, 3, 4))
+    head = head_from_tetrahedra(nodes, tets, tags, source="fold")
+    touching = (head.sides[3] == ["gm", "skull"]).all(axis=1)
+    assert touching.sum() > 20
+    solver = EFieldSolver(head, conductivities={"gm": DEFAULT_CONDUCTIVITIES["csf"]}, check_mesh=False,
+                          fast_placements=False)
+    coil = dipole_fig8()
+    z = np.array([0.2, 0.1, 1.0])
+    z /= np.linalg.norm(z)
+    pose = tmsfield.CoilPose.from_axes(z * 105.0, -z, [1.0, 0.0, 0.0])     # over the fold
+    pts = np.vstack([head.cortex.vertices, np.linspace(0.0, 70.0, 15)[:, None] * z])
+    e = solver.efield(coil, pts, pose)
+    ea = SphereModel(95.0).efield(coil, pts, pose)
+    err = np.linalg.norm(e - ea) / np.linalg.norm(ea)
+    assert err <= 0.01, err

@@ -159,9 +159,13 @@ def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="
     ----------
     path_or_name : str or Path
         * ``"mni152"`` (default) or ``"mni152_coarse"``: the bundled template (MNI152 space);
-        * a folder: FreeSurfer/MNE subject (``bem/outer_skin.surf``, ``outer_skull.surf``,
-          ``inner_skull.surf``, optional ``surf/?h.pial|white|sulc`` → mid-thickness cortex and
-          ``mri/transforms/talairach.xfm`` → MNI transform), or a folder of surfaces named
+        * a FreeSurfer subject folder with ``surf/{lh,rh}.{pial,white}`` and the BEM surfaces
+          (``bem/watershed/*_outer_skin_surface`` ... or ``bem/outer_skin.surf`` ...): five tissues
+          scalp | skull | CSF | GM | WM in scanner RAS, mid-thickness cortex, ``talairach.xfm`` → MNI
+          transform; see :mod:`tmsfield.head.freesurfer`;
+        * a folder: MNE subject with BEM surfaces only (``bem/outer_skin.surf``, ``outer_skull.surf``,
+          ``inner_skull.surf``, optional ``mri/transforms/talairach.xfm`` → MNI transform; surfaces as
+          stored), or a folder of surfaces named
           ``scalp``, ``skull_outer``, ``skull_inner``, ``csf``, ``gm``, ``wm``, ``brain``
           (``.gii``, ``.surf`` or FreeSurfer geometry), plus optional ``cortex.gii``;
         * a SimNIBS charm folder ``m2m_<subject>/`` (``<subject>.msh``, optional ``eeg_positions/``,
@@ -270,6 +274,9 @@ def _rescale(boundaries, source, units):
 
 
 def _load_folder(folder, name, landmarks, mni_transform, units):
+    from .freesurfer import is_freesurfer_subject, load_freesurfer_subject
+    if is_freesurfer_subject(folder):          # five tissues, scanner RAS (tmsfield.head.freesurfer)
+        return load_freesurfer_subject(folder, landmarks=landmarks, mni_transform=mni_transform)
     found = {}
     for bname in BOUNDARY_NAMES:
         p = _find_surface_file(folder, _FOLDER_NAMES[bname])
