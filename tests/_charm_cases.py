@@ -1,19 +1,14 @@
-"""Small charm-like tetrahedral heads for the tests: concentric icosphere shells filled with tetrahedra.
-
-Each layer between two shells (and the innermost ball) is the Delaunay tetrahedralisation
-(scipy.spatial.Delaunay) of the two shells' vertices, without the tetrahedra made of inner-shell vertices
-only (those fill the ball inside). Both layers next to a shell see the same shell as the convex hull of
-the same points, so the mesh is conforming and its tissue boundaries are the icosphere triangles of each
-shell. Each shell's vertices get a deterministic radial wobble of 1e-6 (0.1 µm): points that are exactly
-co-spherical make Qhull return flat tetrahedra. Shells may have different resolutions. ``tag_of(layer,
+"""Small charm-like tetrahedral heads for the tests: concentric icosphere shells filled with tetrahedra
+(:func:`tmsfield.head.charm.concentric_tetrahedra`: each layer the Delaunay tetrahedralisation of its two
+shells, so the tissue boundaries are exactly the icosphere triangles of each shell; shells may have
+different resolutions). ``tag_of(layer,
 centroids, tags) -> tags`` may re-tag tetrahedra by position (a "touching fold": a patch of the CSF
 layer that is grey matter instead).
 """
 
 import numpy as np
-from scipy.spatial import Delaunay
 
-from tmsfield.head import icosphere
+from tmsfield.head.charm import concentric_tetrahedra
 
 #: SimNIBS tags
 WM, GM, CSF, BONE, SCALP, EYES, COMPACT, SPONGY, BLOOD, MUSCLE = range(1, 11)
@@ -22,35 +17,11 @@ FIVE_TAGS = [WM, GM, CSF, BONE, SCALP]
 
 
 def layered_mesh(radii, tags, subdivisions, centre=(0.0, 0.0, 0.0), tag_of=None):
-    """Nodes (N, 3) mm, tetrahedra (M, 4), tags (M,) for concentric shells.
-
-    ``radii`` increasing (innermost first, mm); ``tags[0]`` fills the ball r < radii[0], ``tags[k]`` the
-    layer radii[k-1] < r < radii[k]; ``subdivisions[k]`` is the icosphere level of shell k.
-    """
-    c = np.asarray(centre, dtype=float)
-    shells = []
-    for r, s in zip(radii, subdivisions):
-        u = icosphere(1.0, s).vertices
-        wob = 1.0 + 1e-6 * np.sin(12.9898 * np.arange(len(u)) + r)
-        shells.append(u * (r * wob)[:, None] + c)
-    nodes = np.vstack([c[None]] + shells)
-    off = np.cumsum([1] + [len(s) for s in shells])
-    tets, tt, layer = [], [], []
-    ids = np.r_[0, np.arange(off[0], off[1])]
-    sim = ids[Delaunay(nodes[ids]).simplices]
-    tets.append(sim)
-    tt.append(np.full(len(sim), tags[0]))
-    layer.append(np.zeros(len(sim), int))
-    for k in range(1, len(radii)):
-        ids = np.arange(off[k - 1], off[k + 1])
-        sim = ids[Delaunay(nodes[ids]).simplices]
-        sim = sim[~np.all(sim < off[k], axis=1)]
-        tets.append(sim)
-        tt.append(np.full(len(sim), tags[k]))
-        layer.append(np.full(len(sim), k))
-    tets, tt, layer = np.concatenate(tets), np.concatenate(tt), np.concatenate(layer)
+    """Nodes (N, 3) mm, tetrahedra (M, 4), tags (M,) for concentric shells
+    (:func:`tmsfield.head.charm.concentric_tetrahedra`), optionally re-tagged by ``tag_of``."""
+    nodes, tets, tt, layer = concentric_tetrahedra(radii, tags, subdivisions, centre)
     if tag_of is not None:
-        tt = np.asarray(tag_of(layer, nodes[tets].mean(axis=1) - c, tt.copy()), dtype=int)
+        tt = np.asarray(tag_of(layer, nodes[tets].mean(axis=1) - np.asarray(centre, float), tt.copy()), dtype=int)
     return nodes, tets, tt
 
 

@@ -71,7 +71,8 @@ from .junctions import AIR, check_sides
 from .surface import Surface
 
 __all__ = ["SIMNIBS_TISSUES", "SIMNIBS_CONDUCTIVITIES", "DEFAULT_TISSUE_MAP", "TISSUE_DEPTH",
-           "head_from_tetrahedra", "read_charm_mesh", "load_m2m", "read_simnibs_eeg_csv", "is_m2m_folder"]
+           "head_from_tetrahedra", "read_charm_mesh", "load_m2m", "read_simnibs_eeg_csv", "is_m2m_folder",
+           "concentric_tetrahedra"]
 
 #: SimNIBS tetrahedron tag -> tissue name
 SIMNIBS_TISSUES = {1: "wm", 2: "gm", 3: "csf", 4: "skull", 5: "scalp", 6: "eyes", 7: "compact_bone",
@@ -167,16 +168,12 @@ def head_from_tetrahedra(nodes, tetrahedra, tags, *, extra_tissues="map", tissue
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from scipy.spatial import Delaunay
-    >>> g = np.stack(np.meshgrid(*[np.linspace(-90, 90, 7)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    >>> tets = Delaunay(g).simplices
-    >>> r = np.abs(g[tets].mean(axis=1)).max(axis=1)            # cube "shells" by centroid
-    >>> head = head_from_tetrahedra(g, tets, np.where(r < 40, 2, 5), cortex=None)
+    >>> nodes, tets, tags, _ = concentric_tetrahedra([30, 80, 95], [3, 2, 5], [1, 1, 2])   # CSF in GM in scalp
+    >>> head = head_from_tetrahedra(nodes, tets, tags, cortex=None)
     >>> head.boundary_names, head.tissues
     (('scalp', 'gm'), ('scalp', 'gm'))
-    >>> sorted({tuple(s) for s in head.sides[1].tolist()})
-    [('gm', 'scalp')]
+    >>> sorted({tuple(s) for s in head.sides[1].tolist()})          # the pocket of CSF is part of 'gm'
+    [('csf', 'gm'), ('gm', 'scalp')]
     """
     src = str(source or name)
     v = np.asarray(nodes, dtype=np.float64)
@@ -607,3 +604,59 @@ def _affine_of_warp(path, nodes, n_max=20000):
     if not np.all(np.isfinite(m)) or abs(np.linalg.det(m[:3, :3])) < 1e-6:
         raise HeadFileError(f"{path}: the warp's affine part is singular; is it a SimNIBS Conform2MNI_nonl warp?")
     return m
+
+
+def concentric_tetrahedra(radii, tags, subdivisions, centre=(0.0, 0.0, 0.0)):
+    """A charm-like tetrahedral mesh of concentric spherical shells, for demonstrations and tests.
+
+    Each layer between two shells (and the innermost ball) is the Delaunay tetrahedralisation
+    (:class:`scipy.spatial.Delaunay`) of the two shells' icosphere vertices without the tetrahedra made of
+    inner-shell vertices only, so the mesh is conforming and its tissue boundaries are the icosphere
+    triangles of each shell. The vertices get a deterministic radial wobble of 1e-6 (exactly co-spherical
+    points make Qhull return flat tetrahedra).
+
+    Parameters
+    ----------
+    radii : sequence of float, increasing, mm
+    tags : sequence of int
+        ``tags[0]`` fills the ball inside ``radii[0]``, ``tags[k]`` the layer between ``radii[k-1]`` and
+        ``radii[k]`` (SimNIBS tissue numbers).
+    subdivisions : sequence of int
+        Icosphere level of each shell (0..5).
+    centre : (3,) mm
+
+    Returns
+    -------
+    nodes (N, 3) mm, tetrahedra (M, 4) int, tags (M,) int, layer (M,) int (the layer index of each)
+
+    Examples
+    --------
+    >>> nodes, tets, tags, layer = concentric_tetrahedra([80.0, 95.0], [2, 5], [1, 1])
+    >>> head_from_tetrahedra(nodes, tets, tags, cortex=None).boundary_names
+    ('scalp', 'gm')
+    """
+    from scipy.spatial import Delaunay
+    from .sphere_mesh import icosphere
+    radii = [float(r) for r in radii]
+    if len(radii) != len(tags) or len(radii) != len(subdivisions) or not radii or np.any(np.diff(radii) <= 0) \
+            or radii[0] <= 0:
+        raise InputError("concentric_tetrahedra: radii (increasing, > 0), tags and subdivisions must have one "
+                         "entry per shell")
+    c = np.asarray(centre, dtype=float).reshape(3)
+    shells = []
+    for r, sub in zip(radii, subdivisions):
+        u = icosphere(1.0, int(sub)).vertices
+        wob = 1.0 + 1e-6 * np.sin(12.9898 * np.arange(len(u)) + r)
+        shells.append(u * (r * wob)[:, None] + c)
+    nodes = np.vstack([c[None]] + shells)
+    off = np.cumsum([1] + [len(x) for x in shells])
+    tets, tt, layer = [], [], []
+    for k in range(len(radii)):
+        ids = np.r_[0, np.arange(off[0], off[1])] if k == 0 else np.arange(off[k - 1], off[k + 1])
+        sim = ids[Delaunay(nodes[ids]).simplices]
+        if k > 0:
+            sim = sim[~np.all(sim < off[k], axis=1)]
+        tets.append(sim)
+        tt.append(np.full(len(sim), int(tags[k])))
+        layer.append(np.full(len(sim), k))
+    return nodes, np.concatenate(tets), np.concatenate(tt), np.concatenate(layer)
