@@ -298,3 +298,16 @@ def test_touching_fold_solves_where_it_is_invisible():
     ea = SphereModel(95.0).efield(coil, pts, pose)
     err = np.linalg.norm(e - ea) / np.linalg.norm(ea)
     assert err <= 0.01, err
+
+
+def test_m2m_central_surfaces_are_the_cortex(tmp_path):
+    from tmsfield.head import icosphere, write_gifti_surface
+    m2m = tmp_path / "m2m_c"
+    _write_m2m(m2m, with_warp=False)
+    (m2m / "surfaces").mkdir()
+    for h, dx in (("lh", -20.0), ("rh", 20.0)):
+        write_gifti_surface(m2m / "surfaces" / f"{h}.central.gii", icosphere(30.0, 1, center_mm=(dx, 0, 0)))
+    head = load_head(m2m)
+    assert head.cortex.n_vertices == 2 * 42
+    np.testing.assert_allclose(np.linalg.norm(head.cortex.vertices[:42] - [-20, 0, 0], axis=1), 30.0, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(head.cortex.vertices[42:] - [20, 0, 0], axis=1), 30.0, rtol=1e-6)
