@@ -973,6 +973,38 @@ def test_freesurfer_subject_hostile(freesurfer_subject, which, blob):
         _put(folder / which, originals[which])
 
 
+# ------------------------------------------------------------------------------ SimNIBS m2m folders
+_M2M_FILES = ["ernie.msh", "eeg_positions/EEG10-10_UI_Jurak_2007.csv"]
+
+
+@pytest.fixture(scope="module")
+def m2m_folder(fuzz_dir):
+    folder = fuzz_dir / "m2m_ernie"
+    (folder / "eeg_positions").mkdir(parents=True, exist_ok=True)
+    _put(folder / "ernie.msh", _charm_bytes(True))
+    _put(folder / "eeg_positions" / "EEG10-10_UI_Jurak_2007.csv", _EEG_CSV)
+    return folder, {f: (folder / f).read_bytes() for f in _M2M_FILES}
+
+
+@given(data=st.data())
+def test_m2m_folder(m2m_folder, data):
+    """load_head(m2m_<subject>/) with its mesh or its EEG file damaged: a valid head, or an error naming the
+    folder (the damaged file is inside it)."""
+    from tmsfield.head import load_head
+    folder, originals = m2m_folder
+    which = data.draw(st.sampled_from(_M2M_FILES), label="damaged file")
+    valid = originals[which]
+    if which.endswith(".csv") and data.draw(st.booleans(), label="numbers"):
+        blob = data.draw(number_mutations(valid), label="file bytes")
+    else:
+        blob = data.draw(byte_mutations(valid), label="file bytes")
+    try:
+        _put(folder / which, blob)
+        call_reader(load_head, folder, valid_sided_head)
+    finally:
+        _put(folder / which, valid)
+
+
 # -------------------------------------------------------------------------------- no unpickling, ever
 class _Marker:
     """Unpickling this creates the marker file (through ``open``): proof that a reader unpickled."""
