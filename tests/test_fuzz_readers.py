@@ -336,6 +336,48 @@ def _msh_bytes(binary):
         return p.read_bytes()
 
 
+def _charm_bytes(binary):
+    """A tiny charm-like tetrahedral head (five shells, tags 1..5) with one eye (tag 6) and a vessel (tag 9)."""
+    from _charm_cases import EYES, BLOOD, FIVE_RADII, FIVE_TAGS, layered_mesh
+    from tmsfield.head.io_msh import write_msh_volume
+    import tempfile
+
+    def tag_of(layer, cen, tt):
+        u = cen / np.linalg.norm(cen, axis=1, keepdims=True)
+        tt[(layer == 4) & (u[:, 1] > 0.9)] = EYES
+        tt[(layer == 2) & (u[:, 2] > 0.9)] = BLOOD
+        return tt
+    nodes, tets, tags = layered_mesh(FIVE_RADII, FIVE_TAGS, [0, 0, 0, 1, 1], tag_of=tag_of)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "c.msh"
+        write_msh_volume(p, nodes, tets, tags, binary=binary)
+        return p.read_bytes()
+
+
+_EEG_CSV = (b"Fiducial,0.0,95.0,0.0,Nz\nFiducial,0.0,-95.0,0.0,Iz\nFiducial,-95.0,0.0,0.0,LPA\n"
+            b"Fiducial,95.0,0.0,0.0,RPA\nElectrode,-40.0,60.0,60.0,F3\nReferenceElectrode,0.0,0.0,95.0,Cz\n")
+
+
+def _read_eeg_csv(p):
+    from tmsfield.head.charm import read_simnibs_eeg_csv
+    return read_simnibs_eeg_csv(p)
+
+
+def valid_eeg_csv(out):
+    el, fid = out
+    for d in (el, fid):
+        for k, p in d.items():
+            _finite(p, f"EEG position {k}", (3,))
+
+
+def valid_sided_head(h):
+    valid_head(h)
+    sides = h.triangle_sides()
+    assert len(sides) == len(h.boundaries)
+    for b, s in zip(h.boundaries, sides):
+        assert s.shape == (b.n_triangles, 2) and np.all(s[:, 0] != s[:, 1]) and not np.any(s[:, 0] == "air")
+
+
 def _gifti_bytes(encoding):
     import nibabel as nib
     s = icosphere(90.0, 1, name="scalp")
@@ -514,6 +556,9 @@ READERS = {
     "msh_binary": ("sphere.msh", lambda: _msh_bytes(True), _read_msh, valid_surfaces, "bytes"),
     "head_msh_ascii": ("head.msh", lambda: _msh_bytes(False), _load_head, valid_head, "numbers"),
     "head_msh_binary": ("head.msh", lambda: _msh_bytes(True), _load_head, valid_head, "bytes"),
+    "charm_msh_ascii": ("charm head.msh", lambda: _charm_bytes(False), _load_head, valid_sided_head, "numbers"),
+    "charm_msh_binary": ("charm head.msh", lambda: _charm_bytes(True), _load_head, valid_sided_head, "bytes"),
+    "charm_eeg_csv": ("EEG10-10_UI_Jurak_2007.csv", lambda: _EEG_CSV, _read_eeg_csv, valid_eeg_csv, "numbers"),
     "gifti_b64gz": ("scalp.gii", lambda: _gifti_bytes("GIFTI_ENCODING_B64GZ"), _read_surface, valid_surface, "bytes"),
     "gifti_ascii": ("scalp.gii", lambda: _gifti_bytes("GIFTI_ENCODING_ASCII"), _read_surface_mm, valid_surface,
                     "numbers"),
@@ -979,6 +1024,38 @@ def test_freesurfer_subject_hostile(freesurfer_subject, which, blob):
         assert call_reader(load_head, folder, valid_head, max_bytes=256 * 2**20, named=folder / which) is None
     finally:
         _put(folder / which, originals[which])
+
+
+# ------------------------------------------------------------------------------ SimNIBS m2m folders
+_M2M_FILES = ["ernie.msh", "eeg_positions/EEG10-10_UI_Jurak_2007.csv"]
+
+
+@pytest.fixture(scope="module")
+def m2m_folder(fuzz_dir):
+    folder = fuzz_dir / "m2m_ernie"
+    (folder / "eeg_positions").mkdir(parents=True, exist_ok=True)
+    _put(folder / "ernie.msh", _charm_bytes(True))
+    _put(folder / "eeg_positions" / "EEG10-10_UI_Jurak_2007.csv", _EEG_CSV)
+    return folder, {f: (folder / f).read_bytes() for f in _M2M_FILES}
+
+
+@given(data=st.data())
+def test_m2m_folder(m2m_folder, data):
+    """load_head(m2m_<subject>/) with its mesh or its EEG file damaged: a valid head, or an error naming the
+    folder (the damaged file is inside it)."""
+    from tmsfield.head import load_head
+    folder, originals = m2m_folder
+    which = data.draw(st.sampled_from(_M2M_FILES), label="damaged file")
+    valid = originals[which]
+    if which.endswith(".csv") and data.draw(st.booleans(), label="numbers"):
+        blob = data.draw(number_mutations(valid), label="file bytes")
+    else:
+        blob = data.draw(byte_mutations(valid), label="file bytes")
+    try:
+        _put(folder / which, blob)
+        call_reader(load_head, folder, valid_sided_head)
+    finally:
+        _put(folder / which, valid)
 
 
 # -------------------------------------------------------------------------------- no unpickling, ever

@@ -164,8 +164,8 @@ def test_freesurfer_subject_cortex_is_mid_thickness_with_sulc(tmp_path, rng, tes
     subj = tmp_path / "bert"
     _write_bem_folder(subj, [95, 90, 85])
     (subj / "surf").mkdir()
-    for hemi, dx in (("lh", -30.0), ("rh", 30.0)):
-        r_white, r_pial = rng.uniform(30, 35), rng.uniform(37, 42)
+    for hemi, dx in (("lh", -32.0), ("rh", 32.0)):          # hemispheres apart: the pial surfaces are a boundary
+        r_white, r_pial = rng.uniform(20, 24), rng.uniform(26, 30)
         for kind, r in (("white", r_white), ("pial", r_pial)):
             s = icosphere(r, 2, center_mm=(dx, 0, 0))
             nib.freesurfer.write_geometry(str(subj / "surf" / f"{hemi}.{kind}"), s.vertices,
@@ -178,6 +178,7 @@ def test_freesurfer_subject_cortex_is_mid_thickness_with_sulc(tmp_path, rng, tes
     head = load_head(subj, landmarks={"nasion": [0, 95, 0], "inion": [0, -95, 0], "lpa": [-95, 0, 0],
                                       "rpa": [95, 0, 0]})
     assert head.cortex.n_vertices == 324, seed
-    np.testing.assert_allclose(np.linalg.norm(head.cortex.vertices[:162] - [-30, 0, 0], axis=1), expect_lh,
+    assert head.tissues == ("scalp", "skull", "csf", "gm", "wm"), seed
+    np.testing.assert_allclose(np.linalg.norm(head.cortex.vertices[:162] - [-32, 0, 0], axis=1), expect_lh,
                                rtol=1e-5, err_msg=str(seed))
     assert np.array_equal(head.cortex_curvature, np.r_[np.ones(162), -np.ones(162)])

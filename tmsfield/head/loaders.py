@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import HeadFileError, InputError
 from .head import BOUNDARY_NAMES, Head
-from .io_msh import SIMNIBS_SURFACE_TAGS, read_msh_surfaces
+from .io_msh import SIMNIBS_SURFACE_TAGS, read_msh
 from .io_surface import read_surface
 from .surface import Surface
 
@@ -152,20 +152,28 @@ def _finish(boundaries, tissues, source, name, landmarks, mni_transform, cortex=
 
 
 def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="auto", tissue_labels="simnibs",
-              edge_length_mm=None):
+              edge_length_mm=None, extra_tissues="map", tissue_map=None):
     """Load a head model from a template name or a file/folder, picking the loader.
 
     Parameters
     ----------
     path_or_name : str or Path
         * ``"mni152"`` (default) or ``"mni152_coarse"``: the bundled template (MNI152 space);
-        * a folder: FreeSurfer/MNE subject (``bem/outer_skin.surf``, ``outer_skull.surf``,
-          ``inner_skull.surf``, optional ``surf/?h.pial|white|sulc`` → mid-thickness cortex and
-          ``mri/transforms/talairach.xfm`` → MNI transform), or a folder of surfaces named
+        * a FreeSurfer subject folder with ``surf/{lh,rh}.{pial,white}`` and the BEM surfaces
+          (``bem/watershed/*_outer_skin_surface`` ... or ``bem/outer_skin.surf`` ...): five tissues
+          scalp | skull | CSF | GM | WM in scanner RAS, mid-thickness cortex, ``talairach.xfm`` → MNI
+          transform; see :mod:`tmsfield.head.freesurfer`;
+        * a folder: MNE subject with BEM surfaces only (``bem/outer_skin.surf``, ``outer_skull.surf``,
+          ``inner_skull.surf``, optional ``mri/transforms/talairach.xfm`` → MNI transform; surfaces as
+          stored), or a folder of surfaces named
           ``scalp``, ``skull_outer``, ``skull_inner``, ``csf``, ``gm``, ``wm``, ``brain``
           (``.gii``, ``.surf`` or FreeSurfer geometry), plus optional ``cortex.gii``;
-        * ``*.msh``: SimNIBS/gmsh 2.2 mesh, boundary triangles tagged 1005 scalp, 1004 skull outer,
-          1003 skull inner (1002 grey matter, 1001 white matter);
+        * a SimNIBS charm folder ``m2m_<subject>/`` (``<subject>.msh``, optional ``eeg_positions/``,
+          ``toMNI/``, ``surfaces/``): see :func:`tmsfield.head.charm.load_m2m`;
+        * ``*.msh``: SimNIBS/gmsh 2.2 mesh. With tetrahedra (charm, tags 1..10): tissue boundaries
+          extracted from them, each triangle with the tissues on its two sides (:attr:`Head.sides`),
+          see :mod:`tmsfield.head.charm`. Without (surfaces only): boundary triangles tagged 1005 scalp,
+          1004 skull outer, 1003 skull inner (1002 grey matter, 1001 white matter);
         * ``*.nii``, ``*.nii.gz``, ``*.mgz``: label volume → surfaces (see
           :func:`tmsfield.head.surfaces_from_label_volume`).
     landmarks : dict, optional
@@ -178,6 +186,10 @@ def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="
         0.15–0.25 m) and refuses anything ambiguous.
     tissue_labels, edge_length_mm
         For label volumes, see :func:`tmsfield.head.surfaces_from_label_volume`.
+    extra_tissues, tissue_map
+        For charm meshes: map SimNIBS' extra tissues (eyes, compact/spongy bone, blood, muscle) onto the
+        five (``"map"``, default) or keep them (``"keep"``); per-tag / per-tissue overrides. See
+        :func:`tmsfield.head.charm.head_from_tetrahedra`.
 
     Returns
     -------
@@ -208,10 +220,20 @@ def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="
                             f"nor an existing file or folder")
     name = path.name.split(".")[0] or "head"
     if path.is_dir():
+        from .charm import is_m2m_folder, load_m2m
+        if is_m2m_folder(path) is not None:
+            return load_m2m(path, extra_tissues=extra_tissues, tissue_map=tissue_map, landmarks=landmarks,
+                            mni_transform=mni_transform, units=units)
         return _load_folder(path, name, landmarks, mni_transform, units)
     suffix = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".msh":
-        surfs = read_msh_surfaces(path)
+        surfs, vol = read_msh(path)
+        if vol is not None:
+            from .charm import head_from_tetrahedra
+            from .mesh_tools import detect_units_scale
+            return head_from_tetrahedra(vol.nodes * detect_units_scale(vol.nodes, path, units), vol.tetrahedra,
+                                        vol.tags, extra_tissues=extra_tissues, tissue_map=tissue_map, name=name,
+                                        source=str(path), landmarks=landmarks, mni_transform=mni_transform)
         boundaries = []
         for tag in sorted(SIMNIBS_SURFACE_TAGS, reverse=True):
             if tag in surfs:
@@ -252,6 +274,9 @@ def _rescale(boundaries, source, units):
 
 
 def _load_folder(folder, name, landmarks, mni_transform, units):
+    from .freesurfer import is_freesurfer_subject, load_freesurfer_subject
+    if is_freesurfer_subject(folder):          # five tissues, scanner RAS (tmsfield.head.freesurfer)
+        return load_freesurfer_subject(folder, landmarks=landmarks, mni_transform=mni_transform)
     found = {}
     for bname in BOUNDARY_NAMES:
         p = _find_surface_file(folder, _FOLDER_NAMES[bname])
