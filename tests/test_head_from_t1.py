@@ -51,7 +51,7 @@ def test_known_warp_is_recovered(rng, tmp_path, template_t1):
     t1 = make_subject_t1(template_t1, warp, tmp_path / "subject_T1w.nii.gz", voxel_mm=2.0)
     out = tmp_path / "head"
     res = head_from_t1(t1, out, resolution_mm=4.0, syn_iterations=(40, 20, 0), progress=False)
-    tpl = load_template("mni152")
+    tpl = load_template("mni152_3shell")
     # every warped template surface (any number of them) and the cortex, vertex by vertex
     for b in list(tpl.boundaries[1:]) + [tpl.cortex]:
         truth = warp.mni_to_subject(b.vertices)

@@ -134,7 +134,7 @@ def test_bad_quantity(setup):
 def _template_solver():
     import tmsfield
     try:
-        head = tmsfield.load_head("mni152")
+        head = tmsfield.load_head("mni152_3shell")
         from tmsfield.solver.bem import EFieldSolver
         from tmsfield.targets.run import auto_factorize
         # as the main job does: the dense LU when it fits in memory (4 min vs 9 min with GMRES here)
@@ -149,7 +149,7 @@ def test_template_optimised_beats_heuristics_sphere_model():
     """Template head, analytic sphere fitted to the scalp near the target (fast): optimised beats the heuristics."""
     import tmsfield
     try:
-        tmsfield.load_head("mni152")
+        tmsfield.load_head("mni152_3shell")
     except Exception as exc:
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
@@ -176,8 +176,8 @@ def test_template_optimised_beats_heuristics():
     head, solver = _template_solver()
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     cache = SetupCache()
-    cache._heads["mni152"] = head
-    cache._solvers[("mni152", "bem")] = solver
+    cache._heads["mni152_3shell"] = head
+    cache._solvers[("mni152_3shell", "bem")] = solver
     res = run_target(TargetJob(quantity="normal"), cache)
     model = res["model"]                       # the result states the model it was computed on
     assert model["tissues"] == list(head.tissues)
