@@ -36,6 +36,7 @@ Fast repeated placements: see :mod:`tmsfield.solver.fast_placement`.
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,10 @@ from ..kernels import bem as _k
 from ..kernels.triangle_integrals import collapsed_gauss_rule
 from ..pose import as_pose_matrix
 from ..validation import as_points, as_positive_float
-from .conductivity import boundary_contrasts, tissue_conductivities
+from .conductivity import boundary_contrasts, tissue_conductivities, triangle_contrasts
 from .far_field import FarField, choose_far_field
+from .near_field import iter_near_pairs, near_pairs
+from .. import _progress
 
 __all__ = ["EFieldSolver", "SolveInfo"]
 
@@ -125,8 +128,18 @@ def _as_surfaces(head_or_surfaces, conductivities):
         if len(tissues) != len(surfaces):
             raise SolverError(f"head {getattr(head, 'name', '?')!r} has {len(surfaces)} boundaries but "
                               f"{len(tissues)} tissues; they must match (tissue k lies inside boundary k)")
+        hname = str(getattr(head, "name", "head"))
+        if getattr(head, "sides", None) is not None and hasattr(head, "triangle_sides"):
+            sides = tuple(np.asarray(a) for a in head.triangle_sides())
+            if len(sides) != len(surfaces) or any(a.shape[0] != s.n_triangles for a, s in zip(sides, surfaces)):
+                raise SolverError(f"head {hname!r}: sides must hold one (n_triangles, 2) array per boundary; got "
+                                  f"{[a.shape for a in sides]} for {[s.n_triangles for s in surfaces]} triangles")
+            if conductivities is not None and not isinstance(conductivities, Mapping):
+                raise SolverError(f"conductivities for a Head must be a dict tissue -> S/m; got "
+                                  f"{type(conductivities).__name__}")
+            return surfaces, None, tissues, getattr(head, "cortex", None), hname, sides
         sig = tissue_conductivities(tissues, conductivities)
-        return surfaces, sig, tissues, getattr(head, "cortex", None), str(getattr(head, "name", "head"))
+        return surfaces, sig, tissues, getattr(head, "cortex", None), hname, None
     try:
         surfaces = tuple(head_or_surfaces)
     except TypeError:
@@ -154,18 +167,32 @@ def _as_surfaces(head_or_surfaces, conductivities):
             raise SolverError(f"{len(surfaces)} surfaces but {sig.shape[0]} conductivities; give one per compartment "
                               f"(compartment k lies inside surface k), outermost first")
     tissues = tuple(s.name for s in surfaces)
-    return surfaces, sig, tissues, None, "surfaces"
+    return surfaces, sig, tissues, None, "surfaces", None
 
 
-def _check_meshes(surfaces):
-    try:
-        from . import mesh_check
-    except ImportError:  # pragma: no cover - mesh_check is written alongside
-        return surfaces
+def _check_meshes(surfaces, nested=True):
+    """Each surface checked (orientation repaired); strict nesting checked when ``nested``."""
+    from . import mesh_check
     fixed = tuple(mesh_check.check_surface(s) for s in surfaces)
-    if len(fixed) > 1:
+    if nested and len(fixed) > 1:
         mesh_check.check_nested(fixed)
     return fixed
+
+
+def _reoriented_sides(before, after, sides):
+    """Swap inside/outside of the triangles whose orientation the mesh check reversed."""
+    out = []
+    for s0, s1, a in zip(before, after, sides):
+        t0, t1 = np.asarray(s0.triangles), np.asarray(s1.triangles)
+        if t0.shape != t1.shape:
+            raise SolverError(f"surface {s0.name!r}: the mesh check changed its triangles, so the head's sides no "
+                              f"longer match them; repair the surface before building the Head")
+        flip = np.any(t0 != t1, axis=1)
+        if flip.any():
+            a = a.copy()
+            a[flip] = a[flip][:, ::-1]
+        out.append(a)
+    return tuple(out)
 
 
 class EFieldSolver:
@@ -175,7 +202,11 @@ class EFieldSolver:
     ----------
     head_or_surfaces : Head or sequence of Surface
         A ``Head`` (uses ``head.boundaries``, ``head.tissues``, ``head.cortex``) or closed,
-        strictly nested surfaces in mm, outermost first.
+        strictly nested surfaces in mm, outermost first. A Head with ``sides`` (the tissue inside and
+        outside every triangle, :meth:`tmsfield.head.Head.triangle_sides`) need not be nested: each
+        triangle gets its own contrast (:func:`tmsfield.solver.conductivity.triangle_contrasts`), the
+        nesting check is skipped, and every surface with air outside carries the zero-total-charge
+        constraint.
     conductivities : dict or sequence of float, optional
         S/m. For a Head: dict tissue -> S/m overriding the defaults of
         :data:`tmsfield.solver.conductivity.DEFAULT_CONDUCTIVITIES`. For surfaces: one value
@@ -245,14 +276,27 @@ class EFieldSolver:
         self.cache = as_store(cache)
         if factorize not in (False, True, "lazy"):
             raise InputError(f"factorize must be False, True or 'lazy'; got {factorize!r}")
-        surfaces, sig, tissues, cortex, name = _as_surfaces(head_or_surfaces, conductivities)
+        surfaces, sig, tissues, cortex, name, sides = _as_surfaces(head_or_surfaces, conductivities)
         if check_mesh:
-            surfaces = _check_meshes(surfaces)
+            fixed = _check_meshes(surfaces, nested=sides is None)
+            if sides is not None:
+                sides = _reoriented_sides(surfaces, fixed, sides)
+            surfaces = fixed
         self.surfaces = surfaces
         self.tissues = tissues
         self.name = name
-        self.conductivities = sig
-        self.contrasts = boundary_contrasts(sig)
+        self.sides = sides
+        if sides is None:
+            self.conductivities = sig
+            self.contrasts = boundary_contrasts(sig)
+            tri_k = None
+        else:
+            tc = triangle_contrasts(sides, conductivities, [s.name for s in surfaces])
+            self.conductivities = tc.conductivities
+            tri_k = tc
+            # per surface: its contrast when uniform, else NaN (see tri_contrast)
+            self.contrasts = np.array([float(v[0]) if np.all(v == v[0]) else np.nan
+                                       for v in np.split(tc.contrast, np.cumsum([x.n_triangles for x in surfaces])[:-1])])
         self.tol = as_positive_float(tol, "tol")
         self.maxiter = int(maxiter)
         self.restart = int(restart)
@@ -281,13 +325,24 @@ class EFieldSolver:
         self.surface_index = np.concatenate(sid)
         self.tri_size = np.concatenate(hmax)
         self.n_triangles = int(self.centroids.shape[0])
-        self.tri_contrast = self.contrasts[self.surface_index]
+        if tri_k is None:
+            self.tri_contrast = self.contrasts[self.surface_index]
+            air_out = self.surface_index == 0
+        else:
+            self.tri_contrast = np.ascontiguousarray(tri_k.contrast)
+            air_out = tri_k.sigma_out == 0.0
         if np.any(self.areas <= 0):
             bad = int(np.flatnonzero(self.areas <= 0)[0])
             raise MeshError(f"surface {surfaces[self.surface_index[bad]].name!r} has a degenerate (zero-area) "
                             f"triangle; remove it (e.g. re-mesh or collapse the short edge)")
         self._outer = self.surface_index == 0
         self._outer_area = float(self.areas[self._outer].sum())
+        # zero total charge on every closed surface with air (σ = 0) outside: one rank-one term each
+        self._deflate = []
+        for k in range(len(surfaces)):
+            g = np.flatnonzero((self.surface_index == k) & air_out)
+            if g.size:
+                self._deflate.append((g, self.areas[g], float(self.areas[g].sum())))
 
         # --- far field and near-field corrections of the operator ---
         self._far = FarField(self.centroids, use_fmm=choose_far_field(self.n_triangles, self.n_triangles, fmm))
@@ -320,15 +375,11 @@ class EFieldSolver:
 
     # ------------------------------------------------------------------ operator
     def _near_pairs(self, points, tree_points=None):
-        """Pairs (point index, triangle index) closer than near_factor × triangle size."""
-        rmax = self.near_factor * float(self.tri_size.max())
-        if tree_points is None:
-            tree_points = cKDTree(points)
-        sdm = tree_points.sparse_distance_matrix(self._tree, rmax, output_type="ndarray")
-        i = sdm["i"].astype(np.int64)
-        j = sdm["j"].astype(np.int64)
-        keep = sdm["v"] < self.near_factor * self.tri_size[j]
-        return np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+        """Pairs (point index, triangle index) closer than near_factor × the triangle's own size.
+
+        Searched per triangle-size class (:mod:`tmsfield.solver.near_field`): memory O(P·k).
+        """
+        return near_pairs(points, self.centroids, self.near_factor * self.tri_size, tree_points)
 
     def _touching_pairs(self):
         """(i, j), i != j, of triangles sharing at least one vertex on the same surface."""
@@ -355,17 +406,31 @@ class EFieldSolver:
         """
         n = self.n_triangles
         ti, tj = self._touching_pairs()
-        i, j = self._near_pairs(self.centroids, self._tree)
-        keep = (i != j) & ~np.isin(i * n + j, ti * n + tj)
-        i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
-        vals = []
-        for (pi, pj), order in (((ti, tj), _TOUCH_ORDER), ((i, j), _NEAR_ORDER)):
-            bary, wq = collapsed_gauss_rule(order)
-            vals.append(_k.near_normal_corrections_averaged(pi, pj, self.tri_vertices, self.centroids, self.areas,
-                                                            self.normals, bary, wq))
-        self.n_near_pairs = int(i.size + ti.size)
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate([ti, i]), np.concatenate([tj, j]))),
-                             shape=(n, n))
+        touch_keys = np.sort(ti * n + tj)
+        bary_t, wq_t = collapsed_gauss_rule(_TOUCH_ORDER)
+        bary_n, wq_n = collapsed_gauss_rule(_NEAR_ORDER)
+        args = (self.tri_vertices, self.centroids, self.areas, self.normals)
+        rows = [ti.astype(np.int32)]
+        cols = [tj.astype(np.int32)]
+        vals = [_k.near_normal_corrections_averaged(ti, tj, *args, bary_t, wq_t)]
+        n_pairs = ti.size
+        with _progress.step(f"near-field pairs of the BEM operator ({n:,} triangles)") as bar:
+            for i, j in iter_near_pairs(self.centroids, self.centroids, self.near_factor * self.tri_size, self._tree):
+                keys = i * n + j
+                keep = i != j
+                if touch_keys.size:     # touching pairs have their own, finer rule above
+                    pos = np.minimum(np.searchsorted(touch_keys, keys), touch_keys.size - 1)
+                    keep &= touch_keys[pos] != keys
+                i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+                vals.append(_k.near_normal_corrections_averaged(i, j, *args, bary_n, wq_n))
+                rows.append(i.astype(np.int32))
+                cols.append(j.astype(np.int32))
+                n_pairs += i.size
+                bar.postfix(f"{n_pairs:,} pairs")
+        self.n_near_pairs = int(n_pairs)
+        m = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        del rows, cols, vals
+        return m.tocsr()
 
     def _evaluation_operator(self, points, what):
         """Near-field correction matrix (3P × T) for the field at points, after the inside check."""
@@ -389,12 +454,14 @@ class EFieldSolver:
 
     def _matvec(self, q):
         out = q - 2.0 * self.tri_contrast * self._double_layer_normal(q)
-        out[self._outer] += self.areas[self._outer] @ q[self._outer] / self._outer_area
+        for g, a, total in self._deflate:
+            out[g] += a @ q[g] / total
         return out
 
     def _rmatvec(self, y):
         out = y - self._double_layer_normal_adjoint(2.0 * self.tri_contrast * y)
-        out[self._outer] += self.areas[self._outer] * (y[self._outer].sum() / self._outer_area)
+        for g, a, total in self._deflate:
+            out[g] += a * (y[g].sum() / total)
         return out
 
     def _operator(self, adjoint=False):
@@ -415,13 +482,13 @@ class EFieldSolver:
         np.add.at(m, (near.row, near.col), near.data.astype(m.dtype))
         m *= (-2.0 * self.tri_contrast).astype(m.dtype)[:, None]
         m[np.diag_indices_from(m)] += 1.0
-        o = np.flatnonzero(self._outer)
-        if o.size == m.shape[0]:
-            m += (self.areas / self._outer_area).astype(m.dtype)[None, :]
-        else:
-            row = (self.areas[o] / self._outer_area).astype(m.dtype)
-            for i in o:
-                m[i, o] += row
+        for o, a, total in self._deflate:
+            if o.size == m.shape[0]:
+                m += (a / total).astype(m.dtype)[None, :]
+            else:
+                row = (a / total).astype(m.dtype)
+                for i in o:
+                    m[i, o] += row
         return m
 
     # ------------------------------------------------------------------ solves
@@ -639,10 +706,8 @@ class EFieldSolver:
         pts = as_points(points_mm, "points_mm")
         o = np.flatnonzero(self._outer)
         phi = self._outer_far.dipole_potential(pts, self.normals[o] * self.areas[o][:, None])
-        rmax = self.near_factor * float(self.tri_size[o].max())
-        sdm = cKDTree(pts).sparse_distance_matrix(self._outer_tree, rmax, output_type="ndarray")
-        i = np.ascontiguousarray(sdm["i"].astype(np.int64))
-        j = np.ascontiguousarray(o[sdm["j"]].astype(np.int64))
+        i, j = near_pairs(pts, self.centroids[o], self.near_factor * self.tri_size[o])
+        j = np.ascontiguousarray(o[j])
         corr = _k.near_solid_angle_corrections(pts, i, j, self.tri_vertices, self.centroids, self.areas, self.normals)
         omega = phi + np.bincount(i, weights=corr, minlength=pts.shape[0])
         return -omega / (4 * np.pi)
