@@ -103,3 +103,33 @@ def test_layered_cortex_refuses_unpaired_surfaces():
     a, b = icosphere(30.0, 2), icosphere(27.0, 3)
     with pytest.raises(MeshError, match="share their triangles"):
         layered_cortex([a], [b], icosphere(60.0, 2))
+
+
+def test_a_small_five_tissue_head_built_this_way_solves_consistently():
+    """Two repaired 'hemispheres' inside three spheres: with CSF, GM and WM all at the brain's conductivity
+    the pial and white triangles carry no contrast and the field must be the three-shell head's; with the
+    usual conductivities the layers change it (the BEM's per-triangle sides at work)."""
+    import tmsfield
+    from tmsfield.head import Head
+    from tmsfield.solver.bem import EFieldSolver
+    from test_bem_sphere import dipole_fig8, rel_l2
+    pial, white = _two_hemispheres()
+    shells = [icosphere(95.0, 3, name="scalp"), icosphere(90.0, 3, name="skull_outer"),
+              icosphere(85.0, 3, name="skull_inner")]
+    gm, wm, mid, _ = layered_cortex(pial, white, shells[2], refine=False)
+    five = Head.from_surfaces(shells + [gm, wm], tissues=("scalp", "skull", "csf", "gm", "wm"), name="five")
+    three = Head.from_surfaces(shells, name="three")
+    assert [tuple(s[0]) for s in five.triangle_sides()] == [("scalp", "air"), ("skull", "scalp"), ("csf", "skull"),
+                                                            ("gm", "csf"), ("wm", "gm")]
+    z = np.array([-0.4, 0.1, 1.0]) / np.linalg.norm([-0.4, 0.1, 1.0])
+    pose = tmsfield.CoilPose.from_axes(z * 105.0, -z, [0.0, 1.0, 0.0])
+    coil = dipole_fig8()
+    pts = mid[::7]
+    e3 = EFieldSolver(three, {"scalp": 0.465, "skull": 0.010, "brain": 0.275},
+                      fast_placements=False).efield(coil, pts, pose)
+    flat = {"scalp": 0.465, "skull": 0.010, "csf": 0.275, "gm": 0.275, "wm": 0.275}
+    e5 = EFieldSolver(five, flat, fast_placements=False).efield(coil, pts, pose)
+    assert rel_l2(e5, e3) < 2e-3, rel_l2(e5, e3)
+    e5s = EFieldSolver(five, fast_placements=False).efield(coil, pts, pose)      # CSF 1.654, GM 0.275, WM 0.126
+    assert rel_l2(e5s, e3) > 0.01
+    assert np.all(np.isfinite(e5s))
