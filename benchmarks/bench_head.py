@@ -15,7 +15,7 @@ def test_load_template(benchmark):
 
     def load():
         template._load_arrays.cache_clear()      # measure reading the GIFTI files, not the cache
-        return tmsfield.load_head("mni152")
+        return tmsfield.load_head("mni152_3shell")
 
     head = benchmark(load)
     benchmark.extra_info["triangles"] = {s.name: s.n_triangles for s in head.boundaries}

@@ -45,7 +45,7 @@ def _pose_on_scalp(head, direction, gap_mm=4.0):
     return tmsfield.CoilPose.from_axes(sc.vertices[i] + gap_mm * n, -n, [0.0, 1.0, 0.2])
 
 
-# the ~15k-triangle head of issue #3's targets; TMSFIELD_BENCH_HEAD=mni152 measures the bundled default
+# the ~15k-triangle head of issue #3's targets; TMSFIELD_BENCH_HEAD=mni152_3shell measures the bundled 36k three-shell head
 TEMPLATE = os.environ.get("TMSFIELD_BENCH_HEAD", "mni152_coarse")
 
 

@@ -31,7 +31,7 @@ def test_head_from_t1_full(benchmark, tmp_path, resolution_mm):
         return head_from_t1(t1, tmp_path / f"head{next(runs)}", resolution_mm=resolution_mm, progress=False)
 
     res = benchmark.pedantic(run, rounds=1, iterations=1)
-    tpl = load_template("mni152")
+    tpl = load_template("mni152_3shell")
     for b in list(tpl.boundaries[1:]) + [tpl.cortex]:
         d = np.linalg.norm(res.head.surface(b.name).vertices - warp.mni_to_subject(b.vertices), axis=1)
         benchmark.extra_info[f"{b.name}_err_mean_p95_mm"] = [round(float(d.mean()), 2),

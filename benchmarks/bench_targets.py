@@ -84,7 +84,7 @@ def test_placements_per_second(benchmark, sphere_grid, stage):
 def _template(factorize=False):
     import tmsfield
     try:
-        head = tmsfield.load_head("mni152")
+        head = tmsfield.load_head("mni152_3shell")
         from tmsfield.solver.bem import EFieldSolver
         t0 = time.perf_counter()
         solver = EFieldSolver(head, fast_placements=False, factorize=factorize)
@@ -95,7 +95,7 @@ def _template(factorize=False):
 
 @pytest.mark.parametrize("factorize", [False, True], ids=["gmres", "lu"])
 def test_full_default_search_template(benchmark, factorize):
-    """The main job (``tmsfield target`` defaults: mni152, fig8_70mm, Fox 2012 target, heuristics on).
+    """The main job (``tmsfield target`` defaults: mni152_3shell, fig8_70mm, Fox 2012 target, heuristics on).
 
     ``gmres`` is what ``tmsfield target`` does (a single run); ``lu`` is the same run on a solver with the
     dense LU (as in ``tmsfield batch``), its one-off factorisation reported as ``solver_setup_s``.
@@ -103,8 +103,8 @@ def test_full_default_search_template(benchmark, factorize):
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     head, solver, setup_s = _template(factorize)
     cache = SetupCache()
-    cache._heads["mni152"] = head
-    cache._solvers[("mni152", "bem")] = solver
+    cache._heads["mni152_3shell"] = head
+    cache._solvers[("mni152_3shell", "bem")] = solver
     cache.dipole_coil("fig8_70mm")
     res = benchmark.pedantic(run_target, args=(TargetJob(), cache), rounds=1, iterations=1)
     s = res["settings"]["search"]
@@ -145,7 +145,7 @@ def batch_manifest(head, n_rows, seed=0):
             tgt = names[(i // 2) % len(names)]
         else:
             tgt = "mni:" + " ".join(f"{x:.2f}" for x in pool[rng.integers(len(pool))])
-        rows.append(f"mni152,{tgt},{coils[(i // 3) % len(coils)]}")
+        rows.append(f"mni152_3shell,{tgt},{coils[(i // 3) % len(coils)]}")
     return "\n".join(rows) + "\n"
 
 
@@ -158,7 +158,7 @@ def test_batch_rows_template(benchmark, tmp_path, model, n_rows):
     import tmsfield
     from tmsfield.cli.main import main
     try:
-        head = tmsfield.load_head("mni152")
+        head = tmsfield.load_head("mni152_3shell")
     except Exception as exc:
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
     m = tmp_path / "m.csv"

@@ -31,7 +31,7 @@ def template():
     from tmsfield.targets.placement import coil_pose
 
     try:
-        head = tmsfield.load_head("mni152")
+        head = tmsfield.load_head("mni152_3shell")
     except Exception as exc:  # pragma: no cover - template not built on this machine
         pytest.skip(f"template head not available: {exc}")
     coil = tmsfield.load_coil("fig8_70mm")

@@ -14,7 +14,7 @@ their distance (mm), for
   preauricular points, snapped to our scalp), which shows how much of the difference the landmarks
   explain.
 
-    .venv/bin/python benchmarks/eeg_reference_positions.py            # mni152
+    .venv/bin/python benchmarks/eeg_reference_positions.py            # mni152_3shell (same scalp and landmarks as mni152)
     .venv/bin/python benchmarks/eeg_reference_positions.py mni152_coarse --markdown
 """
 
@@ -92,7 +92,7 @@ def geodesic_midpoints(head, pos):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("head", nargs="?", default="mni152")
+    ap.add_argument("head", nargs="?", default="mni152_3shell")
     ap.add_argument("--markdown", action="store_true", help="tables as markdown (for RESULTS.md)")
     args = ap.parse_args(argv)
     head = tmsfield.load_head(args.head)

@@ -6,7 +6,7 @@ then builds the map at each rank and prints its set-up time, stage timings, rela
 ‖E_fast − E_direct‖/‖E_direct‖ per pose, and the peak RSS of the process.
 
     .venv/bin/python benchmarks/fast_map_accuracy.py mni152_coarse 400,600
-    .venv/bin/python benchmarks/fast_map_accuracy.py mni152 400
+    .venv/bin/python benchmarks/fast_map_accuracy.py mni152_3shell 400
 """
 
 import argparse

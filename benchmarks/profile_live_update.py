@@ -27,7 +27,7 @@ def _report(title, times):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--head", default="mni152")
+    ap.add_argument("--head", default="mni152_3shell")
     ap.add_argument("--cache-dir", default=None, help="where the fast map is cached (default: rebuilt)")
     ap.add_argument("--updates", type=int, default=40)
     args = ap.parse_args(argv)

@@ -5,7 +5,7 @@ and prints ``<out>/results/summary.csv``. Re-running skips the rows already done
 
 Usage::
 
-    python examples/batch_manifest.py [OUT_DIR] [--head mni152] [--coil fig8_70mm] [--landmarks JSON]
+    python examples/batch_manifest.py [OUT_DIR] [--head mni152_3shell] [--coil fig8_70mm] [--landmarks JSON]
                                       [--model bem|sphere] [--subjects "X Y Z;X Y Z"] [--workers N]
 """
 
@@ -19,7 +19,7 @@ from tmsfield.cli.main import main as tmsfield
 def run(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", nargs="?", default="out")
-    ap.add_argument("--head", default="mni152")
+    ap.add_argument("--head", default="mni152_3shell")
     ap.add_argument("--coil", default="fig8_70mm")
     ap.add_argument("--landmarks", default="")
     ap.add_argument("--model", default="bem", choices=["bem", "sphere"])

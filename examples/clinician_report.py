@@ -36,7 +36,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    job = TargetJob(head="mni152_coarse" if args.quick else "mni152", coil="fig8_70mm", target="fox2012_sgacc",
+    job = TargetJob(head="mni152_coarse" if args.quick else "mni152_3shell", coil="fig8_70mm", target="fox2012_sgacc",
                     model="sphere" if args.quick else "bem", percent_output=args.percent_output)
     result = run_target(job)
     write_result(out / "plan.json", result)

@@ -6,7 +6,7 @@ the patient needs at the target (here 100 V/m, an illustrative value).
 
 Usage::
 
-    python examples/clinician_target.py [OUT_DIR] [--head mni152] [--coil fig8_70mm] [--landmarks JSON]
+    python examples/clinician_target.py [OUT_DIR] [--head mni152_3shell] [--coil fig8_70mm] [--landmarks JSON]
                                         [--model bem|sphere] [--subject X Y Z]
 """
 
@@ -20,7 +20,7 @@ from tmsfield.cli.main import main as tmsfield
 def run(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", nargs="?", default="out")
-    ap.add_argument("--head", default="mni152")
+    ap.add_argument("--head", default="mni152_3shell")
     ap.add_argument("--coil", default="fig8_70mm")
     ap.add_argument("--landmarks", default=None)
     ap.add_argument("--model", default="bem", choices=["bem", "sphere"])

@@ -4,7 +4,7 @@ positions to a CSV file.
 Usage:
     python examples/load_head_eeg.py [OUT_DIR] [HEAD]
 
-HEAD is a template name ("mni152", "mni152_coarse"), a FreeSurfer/MNE subject folder, a folder of
+HEAD is a template name ("mni152" five tissues, "mni152_3shell", "mni152_3shell_coarse"), a FreeSurfer/MNE subject folder, a folder of
 GIFTI surfaces, a SimNIBS .msh file or a label volume (.nii.gz); OUT_DIR defaults to ./out.
 """
 
@@ -19,7 +19,7 @@ import tmsfield
 
 def main(argv):
     out = Path(argv[1]) if len(argv) > 1 else Path("out")
-    source = argv[2] if len(argv) > 2 else "mni152"
+    source = argv[2] if len(argv) > 2 else "mni152_3shell"
     out.mkdir(parents=True, exist_ok=True)
     head = tmsfield.load_head(source)
     print(head)

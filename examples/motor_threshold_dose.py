@@ -2,7 +2,7 @@
 
 Usage::
 
-    python examples/motor_threshold_dose.py RMT_PERCENT [--head mni152] [--model sphere|bem] [--map MAP.func.gii]
+    python examples/motor_threshold_dose.py RMT_PERCENT [--head mni152_3shell] [--model sphere|bem] [--map MAP.func.gii]
 
 Finds the M1 hand-area hotspot with the same search as the DLPFC target, computes the E-field at M1 at the
 measured threshold, and the stimulator output that gives the DLPFC target the same field (and 120 % of it,
@@ -19,7 +19,7 @@ from tmsfield.targets.run import SetupCache, TargetJob, run_target
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rmt", type=float, help="resting motor threshold, %% of maximum stimulator output")
-    ap.add_argument("--head", default="mni152")
+    ap.add_argument("--head", default="mni152_3shell")
     ap.add_argument("--model", default="sphere", choices=("sphere", "bem"))
     ap.add_argument("--map", default=None, help="per-vertex target map on the head's cortex (GIFTI or curv)")
     args = ap.parse_args()

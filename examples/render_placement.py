@@ -51,7 +51,7 @@ def main(argv=None):
     else:
         from tmsfield.targets.placement import coil_pose
 
-        head = sphere_head() if args.sphere else tmsfield.load_head("mni152")
+        head = sphere_head() if args.sphere else tmsfield.load_head("mni152_3shell")
         coil = tmsfield.load_coil("fig8_70mm")
         target = np.array([-38.0, 44.0, 26.0]) if not args.sphere else np.array([-35.0, 30.0, 58.0])
         placement = coil_pose(head, coil, target, handle_angle_deg=45.0, gap_mm=4.0)

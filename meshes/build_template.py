@@ -1,5 +1,9 @@
 """Build the bundled MNI152 template head meshes (GIFTI) committed in this folder.
 
+Three heads share these files: ``"mni152"`` (five tissues: scalp, skull, CSF, GM, WM — boundaries scalp,
+skull_outer, skull_inner, gm, wm), ``"mni152_3shell"`` (scalp, skull_outer, skull_inner; lumped brain) and
+``"mni152_3shell_coarse"`` (= ``"mni152_coarse"``, coarser scalp/skull surfaces).
+
 Reproducible: downloads pinned wheels of nimare, nilearn and mne with ``pip download --no-deps``
 into a temporary folder and reads their data files straight out of the zip archives (nothing is
 installed). Run from the repository root:
@@ -14,8 +18,25 @@ Sources (see README.md for licences):
 * inner skull: the MNI152 NLin6 Asym brain mask from the same folder, dilated 2 mm, united with the
   (dilated) fsaverage5 pial surfaces so that it encloses the whole cortex by construction;
 * outer skull: inner skull grown by a 6 mm skull, kept ≥ 4 mm inside the scalp (a typical scalp);
-* cortex: fsaverage5 pial + white (nilearn) → mid-thickness, both hemispheres, with ``sulc``;
-  fsaverage is in MNI305 space, mapped to MNI152 with FreeSurfer's linear MNI305→MNI152 matrix;
+* grey / white matter (``mni152_gm.gii``, ``mni152_wm.gii``): the fsaverage5 pial and white surfaces (nilearn),
+  mapped MNI305 → MNI152 with FreeSurfer's linear matrix, made into BEM boundaries by
+  :func:`tmsfield.head.cortex_layers.layered_cortex`: refined 1:4 (new edge vertices on the PN-triangle Hermite
+  curve of the edge, i.e. bent with the fold, falling back to the flat midpoint where bending would add a
+  crossing; mean edge 3.1 → 1.55 mm), then a minimum grey-matter thickness of ``MIN_GM_MM`` imposed per
+  column symmetrically about the column midpoint (the medial wall, where fsaverage's pial == white, gets this
+  thin GM layer rather than a zero-thickness junction), then pial vertices closer than ``MIN_GAP_MM`` to the
+  other hemisphere or the inner skull pushed inward, self-crossings smoothed out and white kept inside pial,
+  iterated until :func:`tmsfield.solver.mesh_check.check_nested` finds nothing. Each of ``gm``/``wm`` holds
+  both hemispheres as two closed components, so the head is one nested stack (CSF inside the inner skull and
+  outside both pial surfaces, GM between pial and white, WM inside white) and every triangle's two sides
+  follow from the nesting (``Head.triangle_sides()``).
+  Why fsaverage5 and not the ICBM152 2009 GM/WM probability maps that nilearn also ships: those maps are a
+  152-subject volumetric average in which most sulci are blurred away (marching cubes gives a smooth, barely
+  folded surface), whereas fsaverage is a surface-based average that keeps the gyri and sulci — it is what
+  the 97,440-triangle five-compartment head of the scalable-BEM issue used, and the reporting cortex is made
+  from the same columns, so it lies between pial and white by construction;
+* cortex: mid-thickness ``(pial + white)/2`` of those final columns at the 20,484 fsaverage5 vertices, both
+  hemispheres, with ``sulc`` (columns that were not moved keep the plain fsaverage5 mid-thickness);
 * landmarks: nasion (Nz), inion (Iz), LPA, RPA of the FieldTrip ``standard_1020.elc`` electrode
   template (Oostenveld & Praamstra 2001, Clin Neurophysiol 112:713; positions fitted on the
   MNI-registered Colin27 head), shipped in the mne wheel as ``colin27_1020.elc``; MNI coordinates in
@@ -37,7 +58,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from tmsfield.head.cortex_layers import layered_cortex  # noqa: E402
 from tmsfield.head.eeg import closest_point_on_surface  # noqa: E402
+from tmsfield.head.head import Head  # noqa: E402
 from tmsfield.head.io_surface import write_gifti_surface  # noqa: E402
 from tmsfield.head.loaders import MNI305_TO_MNI152  # noqa: E402
 from tmsfield.solver.mesh_check import check_nested, winding_number  # noqa: E402
@@ -56,6 +79,10 @@ SKULL_MM = 6.0          # skull thickness grown outward from the inner skull
 SCALP_MIN_MM = 4.0      # minimum soft tissue kept between outer skull and scalp
 BRAIN_DILATE_MM = 2.0   # inner skull = brain mask grown by this (CSF layer)
 CORTEX_MARGIN_MM = 3.0  # inner skull ≥ this outside every pial vertex
+MIN_GM_MM = 1.0         # minimum grey-matter thickness per column (medial wall: 0 in fsaverage). 1 mm rather than
+#                         0.5: keeps the reporting cortex ≥ 0.5 mm from both boundaries and the two charge layers
+#                         of the BEM farther apart than half a (1.5 mm) triangle
+MIN_GAP_MM = 1.0        # minimum CSF gap between the hemispheres' pial surfaces and to the inner skull
 
 
 def fetch_wheels(dest):
@@ -108,6 +135,17 @@ def read_elc(text):
     unit = next((ln.split()[1] for ln in lines if ln.startswith("UnitPosition")), "mm")
     scale = {"mm": 1.0, "cm": 10.0, "m": 1000.0}[unit]
     return {lab: p * scale for lab, p in zip(labels, pos)}
+
+
+def pial_white(wheels):
+    """Per hemisphere (left, right): pial and white Surface in MNI152 mm (fsaverage5, shared triangles)."""
+    pial, white = [], []
+    for hemi in ("left", "right"):
+        for kind, out in (("pial", pial), ("white", white)):
+            img = gifti(wheels, FS5.format(kind=kind, hemi=hemi))
+            v, t = (np.asarray(d.data) for d in img.darrays[:2])
+            out.append(Surface(apply(MNI305_TO_MNI152, v.astype(float)), t.astype(np.int64), name=f"{kind}_{hemi}"))
+    return pial, white
 
 
 def cortex_midthickness(wheels):
@@ -182,11 +220,14 @@ def main(argv=None):
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:
         wheels = fetch_wheels(args.wheels or tmp)
+        print("reading fsaverage5 and MNI152 volumes ...", flush=True)
         cortex, sulc, pial = cortex_midthickness(wheels)
+        pial_white_surfaces = pial_white(wheels)
         aff, head, outer, inner = build_masks(wheels, pial)
         electrodes = read_elc(member(wheels, ELECTRODES).decode())
     stats = {}
     for variant, edges in edges_by_variant.items():
+        print(f"meshing scalp and skull of {variant} ...", flush=True)
         surfs = [mesh_from_mask(m, aff, e, name=n, source=f"template {variant}")
                  for m, e, n in zip((head, outer, inner), edges, ("scalp", "skull_outer", "skull_inner"))]
         for s in surfs:
@@ -197,7 +238,29 @@ def main(argv=None):
         check_nested(surfs, repair_orientation=False)
         stats[variant]["cortex_inside_inner_skull_fraction"] = float(np.mean(w > 0.5))
         if variant == "mni152":
-            scalp = surfs[0]
+            scalp, inner_skull, five_shells = surfs[0], surfs[2], surfs
+    print(f"grey/white matter from fsaverage5 pial/white (min GM {MIN_GM_MM} mm, min gap {MIN_GAP_MM} mm); "
+          f"a few minutes ...", flush=True)
+    gm, wm, mid, layers = layered_cortex(*pial_white_surfaces, inner_skull, min_gm_mm=MIN_GM_MM,
+                                         min_gap_mm=MIN_GAP_MM, log=lambda m: print(m, flush=True))
+    moved = np.linalg.norm(mid - cortex.vertices, axis=1)
+    cortex = Surface(mid, cortex.triangles, name="cortex")
+    print("checking the five-tissue head (closed, outward, nested, no crossings) ...", flush=True)
+    five = Head.from_surfaces(list(five_shells) + [gm, wm], tissues=("scalp", "skull", "csf", "gm", "wm"),
+                              cortex=cortex, name="mni152", check=True)
+    w_gm, w_wm = winding_number(gm, cortex.vertices), winding_number(wm, cortex.vertices)
+    if not (np.all(w_gm > 0.5) and np.all(w_wm < 0.5)):
+        raise SystemExit("cortex vertices outside the grey matter: the layered cortex build failed")
+    for s in (gm, wm):
+        write_gifti_surface(out / f"mni152_{s.name}.gii", s)
+    stats["mni152_five_tissue"] = {
+        **{s.name: {"triangles": s.n_triangles, "vertices": s.n_vertices, "mean_edge_mm": round(s.mean_edge_length, 2),
+                    "area_mm2": round(float(s.triangle_areas.sum()))} for s in five.boundaries},
+        "triangles_total": int(sum(s.n_triangles for s in five.boundaries)),
+        "layers": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in layers.items()},
+        "cortex_moved_mm": {"max": round(float(moved.max()), 2), "p99": round(float(np.percentile(moved, 99)), 2),
+                            "vertices_moved_over_0.01mm": int(np.sum(moved > 0.01))},
+        "min_gm_mm": MIN_GM_MM, "min_gap_mm": MIN_GAP_MM}
     write_gifti_surface(out / "mni152_cortex.gii", cortex, scalars=sulc)
     raw152 = {"nasion": electrodes["Nz"], "inion": electrodes["Iz"], "lpa": electrodes["LPA"],
               "rpa": electrodes["RPA"]}
@@ -217,6 +280,8 @@ def main(argv=None):
         json.dump(info, f, indent=1)
         f.write("\n")
     print(json.dumps(info, indent=1))
+    sizes = {p.name: p.stat().st_size for p in sorted(out.glob("mni152*"))}
+    print("file sizes (bytes):", json.dumps(sizes, indent=1), "total", sum(sizes.values()))
     return 0
 
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_motor_threshold_example(tmp_path):
     import nibabel as nib
     import tmsfield
-    v = tmsfield.load_head("mni152").cortex.vertices
+    v = tmsfield.load_head("mni152_3shell").cortex.vertices
     w = np.exp(-np.sum((v - v[np.argmin(np.linalg.norm(v - [-40.0, 36.0, 34.0], axis=1))]) ** 2, axis=1) / 72.0)
     m = tmp_path / "map.func.gii"
     nib.save(nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(w.astype(np.float32))]), str(m))

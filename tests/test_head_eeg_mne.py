@@ -30,7 +30,7 @@ def _montage_mm(name):
 
 @pytest.fixture(scope="module")
 def template_positions():
-    return tmsfield.load_head("mni152").eeg_positions()
+    return tmsfield.load_head("mni152_3shell").eeg_positions()
 
 
 def test_matches_mne_standard_1005_in_mni_space(template_positions):
@@ -46,7 +46,7 @@ def test_matches_mne_standard_1005_in_mni_space(template_positions):
 
 
 def test_fsaverage_1005_difference_is_its_landmarks():
-    head = tmsfield.load_head("mni152")
+    head = tmsfield.load_head("mni152_3shell")
     ref, d = _montage_mm("fsaverage_1005")
     own = head.eeg_positions()
     lm = {"nasion": np.asarray(d["nasion"]) * 1000.0, "inion": ref["Iz"], "lpa": ref["T9"], "rpa": ref["T10"]}

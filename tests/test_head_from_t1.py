@@ -53,7 +53,7 @@ def test_known_warp_is_recovered(rng, tmp_path, template_t1):
     # 10 SyN iterations at the 4-mm level too: without them seed 3385681410 left skull_outer's 95th percentile at
     # 2.05-2.18 mm (ANTs is not bit-reproducible across runs); with them 1.50 mm, for ~5 s more
     res = head_from_t1(t1, out, resolution_mm=4.0, syn_iterations=(40, 20, 10), progress=False)
-    tpl = load_template("mni152")
+    tpl = load_template("mni152_3shell")
     # every warped template surface (any number of them) and the cortex, vertex by vertex
     for b in list(tpl.boundaries[1:]) + [tpl.cortex]:
         truth = warp.mni_to_subject(b.vertices)

@@ -1,5 +1,6 @@
-"""The bundled MNI152 template: closed, nested, outward, in MNI space; EEG positions against the
-published template positions."""
+"""The bundled three-shell MNI152 templates (``mni152_3shell``, ``mni152_3shell_coarse`` = ``mni152_coarse``):
+closed, nested, outward, in MNI space; EEG positions against the published template positions. The
+five-tissue ``mni152`` is tested in tests/test_head_template_five.py."""
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ PUBLISHED_MNI_SCALP = {
 # resources/ElectrodeCaps_MNI/EEG10-10_UI_Jurak_2007.csv (github.com/simnibs/simnibs), the "UI 10/10" definition of
 # Jurcak V, Tsuzuki D & Dan I (2007) NeuroImage 34:1600-1611 computed on SimNIBS' MNI152 head; SimNIBS warps it to
 # every subject. Its nasion/inion/LPA/RPA are not ours, so it also tests the landmarks. (mm, MNI152; measured
-# 2026-11-28: F3 2.3 mm, Cz 3.0 mm from head.eeg_positions() on "mni152"; 2.1 / 3.0 mm on "mni152_coarse".
+# 2026-11-28: F3 2.3 mm, Cz 3.0 mm from head.eeg_positions() on "mni152" (now "mni152_3shell", same scalp); 2.1 / 3.0 mm on "mni152_coarse".
 # MNE's fsaverage_1005 F3 is 9.6 mm from ours because it uses other landmarks: tests/test_head_eeg_mne.py.)
 PUBLISHED_MNI152_UI_1010 = {
     "F3": (-49.0956, 52.4537, 39.2769),
@@ -37,7 +38,7 @@ PUBLISHED_MNI152_UI_1010 = {
 }
 
 
-@pytest.fixture(scope="module", params=["mni152", "mni152_coarse"])
+@pytest.fixture(scope="module", params=["mni152_3shell", "mni152_coarse"])
 def head(request):
     return tmsfield.load_head(request.param)
 
@@ -51,15 +52,31 @@ def test_surfaces_closed_outward_nested_and_pass_the_bem_check(head):
         assert signed_volume(s.vertices, s.triangles) > 0, s.name
     check_nested(list(head.boundaries), repair_orientation=False)
     # sized for the BEM: the default head stays below the direct/FMM far-field switch (~44.7k triangles)
-    assert sum(s.n_triangles for s in head.boundaries) <= {"mni152": 40_000, "mni152_coarse": 16_000}[head.name]
+    assert sum(s.n_triangles for s in head.boundaries) <= {"mni152_3shell": 40_000, "mni152_coarse": 16_000}[head.name]
     assert np.allclose(head.mni_transform, np.eye(4))
 
 
 def test_brain_boundary_is_sized_for_the_bem():
     # issue #4: about 2-3 mm edges on the brain boundary of the default template
-    inner = tmsfield.load_head("mni152").surface("skull_inner")
+    inner = tmsfield.load_head("mni152_3shell").surface("skull_inner")
     assert 2.0 <= inner.mean_edge_length <= 3.05, inner.mean_edge_length
     assert tmsfield.load_head("mni152_coarse").surface("skull_inner").mean_edge_length > inner.mean_edge_length
+
+
+def test_template_names_and_the_coarse_alias():
+    from tmsfield.errors import TmsfieldError
+    from tmsfield.head.template import TEMPLATES, load_template
+    assert set(TEMPLATES) == {"mni152", "mni152_3shell", "mni152_3shell_coarse", "mni152_coarse"}
+    a, b = tmsfield.load_head("mni152_3shell_coarse"), tmsfield.load_head("mni152_coarse")
+    assert a.name == "mni152_3shell_coarse" and b.name == "mni152_coarse"
+    for s, t in zip(a.boundaries, b.boundaries):
+        assert np.array_equal(s.vertices, t.vertices) and np.array_equal(s.triangles, t.triangles)
+    assert a.tissues == ("scalp", "skull", "brain")
+    for call in (tmsfield.load_head, load_template):
+        with pytest.raises(TmsfieldError) as err:
+            call("mni153")
+        for name in TEMPLATES:
+            assert name in str(err.value)
 
 
 def test_inner_skull_encloses_the_cortex(head):

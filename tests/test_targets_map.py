@@ -58,7 +58,7 @@ def test_run_centres_on_a_per_vertex_map(tmp_path):
     import nibabel as nib
     import tmsfield
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
-    head = tmsfield.load_head("mni152")
+    head = tmsfield.load_head("mni152_3shell")
     v = head.cortex.vertices
     peak = v[np.argmin(np.linalg.norm(v - [-44.0, 30.0, 40.0], axis=1))]
     w = np.exp(-np.sum((v - peak) ** 2, axis=1) / (2 * 6.0 ** 2)).astype(np.float32)

@@ -135,7 +135,7 @@ def _template_solver():
     import tmsfield
     try:
         # the coarse template (15.5k triangles): the main job's path (dense LU) in a minute, not four (36k)
-        head = tmsfield.load_head("mni152_coarse")
+        head = tmsfield.load_head("mni152_3shell_coarse")
         from tmsfield.solver.bem import EFieldSolver
         from tmsfield.targets.run import auto_factorize
         # as the main job does: the dense LU when it fits in memory (4 min vs 9 min with GMRES here)
@@ -150,7 +150,7 @@ def test_template_optimised_beats_heuristics_sphere_model():
     """Template head, analytic sphere fitted to the scalp near the target (fast): optimised beats the heuristics."""
     import tmsfield
     try:
-        tmsfield.load_head("mni152")
+        tmsfield.load_head("mni152_3shell")
     except Exception as exc:
         pytest.skip(f"template head unavailable: {type(exc).__name__}: {exc}")
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
@@ -176,9 +176,9 @@ def test_template_optimised_beats_heuristics():
     head, solver = _template_solver()
     from tmsfield.targets.run import SetupCache, TargetJob, run_target
     cache = SetupCache()
-    cache._heads["mni152_coarse"] = head
-    cache._solvers[("mni152_coarse", "bem")] = solver
-    res = run_target(TargetJob(head="mni152_coarse", quantity="normal"), cache)
+    cache._heads["mni152_3shell_coarse"] = head
+    cache._solvers[("mni152_3shell_coarse", "bem")] = solver
+    res = run_target(TargetJob(head="mni152_3shell_coarse", quantity="normal"), cache)
     model = res["model"]                       # the result states the model it was computed on
     assert model["tissues"] == list(head.tissues)
     assert model["n_triangles"] == sum(b.triangles.shape[0] for b in head.boundaries)

@@ -346,7 +346,8 @@ def _run_batch(args):
     from ..errors import InputError, OutputError
     from .target import job_from_args
     t_start = time.time()
-    base = job_from_args(args, head="mni152", coil="fig8_70mm")
+    # TODO(issue 13): switch to "mni152" when the scalable solver lands
+    base = job_from_args(args, head="mni152_3shell", coil="fig8_70mm")
     defaults = base.settings()
     for k in ("head", "coil", "target", "mni", "subject"):
         defaults.pop(k, None)

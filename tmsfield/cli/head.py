@@ -14,7 +14,8 @@ def register(subparsers):
                     "mni_to_subject_warp.nii.gz`. About 3 min on 2 cores at the default 2 mm.")
     p.add_argument("t1", help="the patient's whole-head T1-weighted image (.nii, .nii.gz or .mgz)")
     p.add_argument("-o", "--output", required=True, metavar="HEAD_DIR", help="folder to write (new or empty)")
-    p.add_argument("--template", default="mni152", help="bundled template to warp (default mni152)")
+    p.add_argument("--template", default="mni152_3shell",
+                   help="bundled template to warp (default mni152_3shell; mni152 = five tissues)")
     p.add_argument("--template-t1", default=None, metavar="FILE",
                    help="whole-head MNI152 NLin6 Asym T1 (tpl-MNI152NLin6Asym_res-01_T1w.nii.gz); default: "
                         "~/.cache/tmsfield/templates, fetched once from PyPI (the nimare wheel) if absent")

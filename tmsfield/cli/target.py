@@ -170,9 +170,12 @@ def register(subparsers):
     p = subparsers.add_parser(
         "target", help="coil position/orientation and dose for one head and one DLPFC target",
         description="Where to put the coil, how to turn it and what output gives the intended field. Defaults: "
-                    "template head mni152, coil fig8_70mm, target fox2012_sgacc; writes "
+                    "template head mni152_3shell, coil fig8_70mm, target fox2012_sgacc; writes "
                     "tmsfield-results/<target>.json.")
-    p.add_argument("--head", default="mni152", help="template name or head file/folder (default mni152)")
+    # TODO(issue 13): switch to "mni152" when the scalable solver lands
+    p.add_argument("--head", default="mni152_3shell",
+                   help="template name (mni152: five tissues; mni152_3shell, mni152_3shell_coarse: three) or head "
+                        "file/folder (default mni152_3shell)")
     p.add_argument("--coil", default="fig8_70mm", help="coil name or .ccd/.tcd file (default fig8_70mm)")
     g = p.add_argument_group("target (one of)")
     g.add_argument("--target", default=None, metavar="NAME", help="named target (default fox2012_sgacc)")

@@ -10,7 +10,7 @@ def register(subparsers):
                     "5 mm, [ and ] turn it 5 degrees, o snaps to the optimised placement, k saves the pose as "
                     "result JSON. Without a display use --web and open the printed address.")
     p.add_argument("result", nargs="?", help="placement result JSON written by `tmsfield target`")
-    p.add_argument("--head", default=None, help="head name or folder (default: the result's head, else mni152)")
+    p.add_argument("--head", default=None, help="head name or folder (default: the result's head, else mni152_3shell)")
     p.add_argument("--coil", default=None, help="coil name or file (default: the result's coil, else fig8_70mm)")
     p.add_argument("--target", nargs=3, type=float, default=None, metavar=("X", "Y", "Z"),
                    help="target on the cortex in head coordinates, mm (without a result)")
@@ -66,7 +66,8 @@ def _run(args):
     head = tmsfield.load_head(args.head) if args.head else None
     coil = tmsfield.load_coil(args.coil) if args.coil else None
     if args.result is None:
-        head = head or tmsfield.load_head("mni152")
+        # TODO(issue 13): switch to "mni152" when the scalable solver lands
+        head = head or tmsfield.load_head("mni152_3shell")
         coil = coil or tmsfield.load_coil("fig8_70mm")
     if args.web or not has_display():
         configure_offscreen()

@@ -442,7 +442,7 @@ def _versions(ants):
 
 
 # ---------------------------------------------------------------------------------------------- main entry
-def head_from_t1(t1_path, out_dir, template="mni152", template_t1=None, resolution_mm=2.0,
+def head_from_t1(t1_path, out_dir, template="mni152_3shell", template_t1=None, resolution_mm=2.0,
                  syn_iterations=(100, 70, 30), warp_spacing_mm=2.0, scalp_edge_mm=None, min_gap_mm=1.0,
                  threads=2, seed=1, progress=True, overwrite=False):
     """Build a subject head from a T1 alone by warping the template into it; write it to ``out_dir``.
@@ -454,7 +454,8 @@ def head_from_t1(t1_path, out_dir, template="mni152", template_t1=None, resoluti
     out_dir : str or Path
         HEAD_DIR to write (created; must be empty or absent unless ``overwrite``).
     template : str
-        Bundled template whose surfaces are warped (every boundary it has, any number, and its cortex).
+        Bundled template whose surfaces are warped (every boundary it has, any number, and its cortex); default
+        ``"mni152_3shell"`` (``"mni152"`` gives five tissues but 363,732 triangles, not yet solvable in minutes).
     template_t1 : str or Path, optional
         The whole-head MNI152 NLin6 Asym T1 (see :func:`template_t1_path` for the default lookup).
     resolution_mm : float or None

@@ -136,7 +136,7 @@ def _landmarks_from_mni(scalp, mni_transform):
     """Template MNI landmarks mapped into the subject and snapped to its scalp."""
     from .eeg import closest_point_on_surface
     from .template import load_template
-    t = load_template("mni152")
+    t = load_template("mni152_3shell")      # same landmarks as every template, fewest triangles to read
     pts = np.vstack([t.landmarks[k] for k in ("nasion", "inion", "lpa", "rpa")])
     inv = np.linalg.inv(mni_transform)
     subj = pts @ inv[:3, :3].T + inv[:3, 3]
@@ -158,7 +158,9 @@ def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="
     Parameters
     ----------
     path_or_name : str or Path
-        * ``"mni152"`` (default) or ``"mni152_coarse"``: the bundled template (MNI152 space);
+        * a bundled template (MNI152 space): ``"mni152"`` (default; five tissues scalp, skull, csf, gm, wm, folded
+          grey/white matter, 363,732 triangles), ``"mni152_3shell"`` (scalp, skull, lumped brain; 36,052
+          triangles), ``"mni152_3shell_coarse"`` (15,520 triangles; alias ``"mni152_coarse"``);
         * a FreeSurfer subject folder with ``surf/{lh,rh}.{pial,white}`` and the BEM surfaces
           (``bem/watershed/*_outer_skin_surface`` ... or ``bem/outer_skin.surf`` ...): five tissues
           scalp | skull | CSF | GM | WM in scanner RAS, mid-thickness cortex, ``talairach.xfm`` → MNI
@@ -212,11 +214,11 @@ def load_head(path_or_name="mni152", landmarks=None, mni_transform=None, units="
     if isinstance(path_or_name, str) and path_or_name.lower() in TEMPLATES:
         return load_template(path_or_name.lower())
     if not isinstance(path_or_name, (str, Path)):
-        raise InputError(f"load_head expects a template name {sorted(TEMPLATES)} or a path; "
+        raise InputError(f"load_head expects a template name ({', '.join(TEMPLATES)}) or a path; "
                          f"got {type(path_or_name).__name__}")
     path = Path(path_or_name)
     if not path.exists():
-        raise HeadFileError(f"head not found: {path} is neither a template name ({', '.join(sorted(TEMPLATES))}) "
+        raise HeadFileError(f"head not found: {path} is neither a template name ({', '.join(TEMPLATES)}) "
                             f"nor an existing file or folder")
     name = path.name.split(".")[0] or "head"
     if path.is_dir():

@@ -1,5 +1,12 @@
-"""The bundled template head (``"mni152"``, ``"mni152_coarse"``): GIFTI meshes built by
-``meshes/build_template.py`` (see ``meshes/README.md`` for provenance and licences)."""
+"""The bundled template heads: GIFTI meshes built by ``meshes/build_template.py`` (see ``meshes/README.md``
+for provenance and licences).
+
+* ``"mni152"``: five tissues — scalp, skull, CSF, grey matter (GM), white matter (WM). Boundaries ``scalp``,
+  ``skull_outer``, ``skull_inner``, ``gm`` (both hemispheres' pial surfaces: two closed components) and
+  ``wm`` (both white surfaces), folded, refined to 1.5 mm mean edge; 363,732 triangles.
+* ``"mni152_3shell"``: three tissues (scalp, skull, lumped brain inside the inner skull), 36,052 triangles —
+  fast demos and tests; ``"mni152_3shell_coarse"`` (alias ``"mni152_coarse"``): the same, 15,520 triangles.
+"""
 
 import json
 from functools import lru_cache
@@ -12,10 +19,18 @@ from .surface import Surface
 
 __all__ = ["TEMPLATES", "template_dir", "load_template"]
 
-#: template name -> (boundary names outside → in, file prefix)
+_FIVE = (("scalp", "mni152_scalp"), ("skull_outer", "mni152_skull_outer"), ("skull_inner", "mni152_skull_inner"),
+         ("gm", "mni152_gm"), ("wm", "mni152_wm"))
+_THREE = (("scalp", "mni152_scalp"), ("skull_outer", "mni152_skull_outer"), ("skull_inner", "mni152_skull_inner"))
+_THREE_COARSE = (("scalp", "mni152_coarse_scalp"), ("skull_outer", "mni152_coarse_skull_outer"),
+                 ("skull_inner", "mni152_coarse_skull_inner"))
+
+#: template name -> ((boundary name, file stem) outside → in, tissues between them)
 TEMPLATES = {
-    "mni152": ("mni152", ("scalp", "skull_outer", "skull_inner")),
-    "mni152_coarse": ("mni152_coarse", ("scalp", "skull_outer", "skull_inner")),
+    "mni152": (_FIVE, ("scalp", "skull", "csf", "gm", "wm")),
+    "mni152_3shell": (_THREE, ("scalp", "skull", "brain")),
+    "mni152_3shell_coarse": (_THREE_COARSE, ("scalp", "skull", "brain")),
+    "mni152_coarse": (_THREE_COARSE, ("scalp", "skull", "brain")),     # alias of mni152_3shell_coarse
 }
 
 
@@ -42,13 +57,13 @@ def _read_gifti_fast(path):
     return arrays
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=6)
 def _load_arrays(name):
-    prefix, names = TEMPLATES[name]
+    files, _ = TEMPLATES[name]
     d = template_dir()
     out = {}
-    for n in names:
-        v, t = _read_gifti_fast(d / f"{prefix}_{n}.gii")[:2]
+    for n, stem in files:
+        v, t = _read_gifti_fast(d / f"{stem}.gii")[:2]
         out[n] = (v.astype(np.float64), t.astype(np.int64))
     arrays = _read_gifti_fast(d / "mni152_cortex.gii")
     out["cortex"] = (arrays[0].astype(np.float64), arrays[1].astype(np.int64))
@@ -63,27 +78,36 @@ def load_template(name="mni152"):
 
     Parameters
     ----------
-    name : {"mni152", "mni152_coarse"}
+    name : {"mni152", "mni152_3shell", "mni152_3shell_coarse", "mni152_coarse"}
+        ``"mni152"``: five tissues (scalp, skull, csf, gm, wm; 363,732 triangles); ``"mni152_3shell"``: scalp,
+        skull, lumped brain (36,052 triangles); ``"mni152_3shell_coarse"`` = ``"mni152_coarse"``: the same,
+        coarser (15,520 triangles).
 
     Returns
     -------
     Head
+        The five-tissue head is one nested stack in which ``gm`` and ``wm`` each have two closed components
+        (one per hemisphere); :meth:`Head.triangle_sides` gives CSF|GM on every pial and GM|WM on every white
+        triangle.
 
     Examples
     --------
-    >>> h = load_template("mni152")
+    >>> h = load_template("mni152_3shell")
     >>> h.boundary_names
     ('scalp', 'skull_outer', 'skull_inner')
+    >>> load_template("mni152").tissues
+    ('scalp', 'skull', 'csf', 'gm', 'wm')
     """
     from .head import Head
     key = str(name).lower()
     if key not in TEMPLATES:
-        raise InputError(f"unknown template {name!r}; available: {sorted(TEMPLATES)}")
+        raise InputError(f"unknown template {name!r}; available: {', '.join(TEMPLATES)} (mni152_coarse is an alias "
+                         f"of mni152_3shell_coarse)")
     arrays, sulc, lm = _load_arrays(key)
-    _, names = TEMPLATES[key]
-    boundaries = tuple(Surface(*arrays[n], name=n) for n in names)
+    files, tissues = TEMPLATES[key]
+    boundaries = tuple(Surface(*arrays[n], name=n) for n, _ in files)
     cortex = Surface(*arrays["cortex"], name="cortex")
     landmarks = {k: np.asarray(lm["landmarks_mm"][k], dtype=np.float64) for k in ("nasion", "inion", "lpa", "rpa")}
     # the template's surfaces are verified at build time and by tests; skip the slow checks on load
-    return Head.from_surfaces(boundaries, tissues=("scalp", "skull", "brain"), cortex=cortex, landmarks=landmarks,
+    return Head.from_surfaces(boundaries, tissues=tissues, cortex=cortex, landmarks=landmarks,
                               mni_transform=np.eye(4), cortex_curvature=sulc, name=key, source=key, check=False)

@@ -51,6 +51,8 @@ from ..pose import as_pose_matrix
 from ..validation import as_points, as_positive_float
 from .conductivity import boundary_contrasts, tissue_conductivities, triangle_contrasts
 from .far_field import FarField, choose_far_field
+from .near_field import iter_near_pairs, near_pairs
+from .. import _progress
 
 __all__ = ["EFieldSolver", "SolveInfo"]
 
@@ -373,15 +375,11 @@ class EFieldSolver:
 
     # ------------------------------------------------------------------ operator
     def _near_pairs(self, points, tree_points=None):
-        """Pairs (point index, triangle index) closer than near_factor × triangle size."""
-        rmax = self.near_factor * float(self.tri_size.max())
-        if tree_points is None:
-            tree_points = cKDTree(points)
-        sdm = tree_points.sparse_distance_matrix(self._tree, rmax, output_type="ndarray")
-        i = sdm["i"].astype(np.int64)
-        j = sdm["j"].astype(np.int64)
-        keep = sdm["v"] < self.near_factor * self.tri_size[j]
-        return np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+        """Pairs (point index, triangle index) closer than near_factor × the triangle's own size.
+
+        Searched per triangle-size class (:mod:`tmsfield.solver.near_field`): memory O(P·k).
+        """
+        return near_pairs(points, self.centroids, self.near_factor * self.tri_size, tree_points)
 
     def _touching_pairs(self):
         """(i, j), i != j, of triangles sharing at least one vertex on the same surface."""
@@ -408,17 +406,31 @@ class EFieldSolver:
         """
         n = self.n_triangles
         ti, tj = self._touching_pairs()
-        i, j = self._near_pairs(self.centroids, self._tree)
-        keep = (i != j) & ~np.isin(i * n + j, ti * n + tj)
-        i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
-        vals = []
-        for (pi, pj), order in (((ti, tj), _TOUCH_ORDER), ((i, j), _NEAR_ORDER)):
-            bary, wq = collapsed_gauss_rule(order)
-            vals.append(_k.near_normal_corrections_averaged(pi, pj, self.tri_vertices, self.centroids, self.areas,
-                                                            self.normals, bary, wq))
-        self.n_near_pairs = int(i.size + ti.size)
-        return sp.csr_matrix((np.concatenate(vals), (np.concatenate([ti, i]), np.concatenate([tj, j]))),
-                             shape=(n, n))
+        touch_keys = np.sort(ti * n + tj)
+        bary_t, wq_t = collapsed_gauss_rule(_TOUCH_ORDER)
+        bary_n, wq_n = collapsed_gauss_rule(_NEAR_ORDER)
+        args = (self.tri_vertices, self.centroids, self.areas, self.normals)
+        rows = [ti.astype(np.int32)]
+        cols = [tj.astype(np.int32)]
+        vals = [_k.near_normal_corrections_averaged(ti, tj, *args, bary_t, wq_t)]
+        n_pairs = ti.size
+        with _progress.step(f"near-field pairs of the BEM operator ({n:,} triangles)") as bar:
+            for i, j in iter_near_pairs(self.centroids, self.centroids, self.near_factor * self.tri_size, self._tree):
+                keys = i * n + j
+                keep = i != j
+                if touch_keys.size:     # touching pairs have their own, finer rule above
+                    pos = np.minimum(np.searchsorted(touch_keys, keys), touch_keys.size - 1)
+                    keep &= touch_keys[pos] != keys
+                i, j = np.ascontiguousarray(i[keep]), np.ascontiguousarray(j[keep])
+                vals.append(_k.near_normal_corrections_averaged(i, j, *args, bary_n, wq_n))
+                rows.append(i.astype(np.int32))
+                cols.append(j.astype(np.int32))
+                n_pairs += i.size
+                bar.postfix(f"{n_pairs:,} pairs")
+        self.n_near_pairs = int(n_pairs)
+        m = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        del rows, cols, vals
+        return m.tocsr()
 
     def _evaluation_operator(self, points, what):
         """Near-field correction matrix (3P × T) for the field at points, after the inside check."""
@@ -694,10 +706,8 @@ class EFieldSolver:
         pts = as_points(points_mm, "points_mm")
         o = np.flatnonzero(self._outer)
         phi = self._outer_far.dipole_potential(pts, self.normals[o] * self.areas[o][:, None])
-        rmax = self.near_factor * float(self.tri_size[o].max())
-        sdm = cKDTree(pts).sparse_distance_matrix(self._outer_tree, rmax, output_type="ndarray")
-        i = np.ascontiguousarray(sdm["i"].astype(np.int64))
-        j = np.ascontiguousarray(o[sdm["j"]].astype(np.int64))
+        i, j = near_pairs(pts, self.centroids[o], self.near_factor * self.tri_size[o])
+        j = np.ascontiguousarray(o[j])
         corr = _k.near_solid_angle_corrections(pts, i, j, self.tri_vertices, self.centroids, self.areas, self.normals)
         omega = phi + np.bincount(i, weights=corr, minlength=pts.shape[0])
         return -omega / (4 * np.pi)

@@ -46,7 +46,7 @@ class TargetJob:
     'mni_-40_40_30'
     """
 
-    head: str = "mni152"
+    head: str = "mni152_3shell"     # TODO(issue 13): switch to "mni152" when the scalable solver lands
     coil: str = "fig8_70mm"
     target: str = None
     mni: tuple = None
