@@ -103,9 +103,7 @@ def coefficient_warp(img, data, path, source):
     >>> coefficient_warp  # doctest: +ELLIPSIS
     <function coefficient_warp at ...>
     """
-    import nibabel as nib
-
-    from .warps import _fsl_vox2fsl
+    from .warps import _fsl_source_to_ras, _fsl_vox2fsl
 
     convert = (f"convert it to a field: fnirtfileutils --in={path.name} --ref=REFERENCE.nii.gz --out=field "
                f"--withaff (then give field.nii.gz)")
@@ -124,14 +122,7 @@ def coefficient_warp(img, data, path, source):
         raise HeadFileError(f"warp file {path}: its reference grid {list(ref_shape)} at {ref_vox.tolist()} mm is "
                             f"not FSL's MNI152 1 mm or 2 mm template; {convert}")
     ref_aff = MNI152_GRIDS[key]
-    if source is None:
-        raise HeadFileError(f"warp file {path}: an FSL warp points into the input image's coordinates; give that "
-                            f"image (the subject T1 of the registration) as source= (--mni-warp-source on the "
-                            f"command line)")
-    try:
-        src = nib.load(str(source))
-    except Exception as exc:
-        raise HeadFileError(f"FSL warp source image {source}: cannot read it ({type(exc).__name__}: {exc})") from None
+    m = _fsl_source_to_ras(path, source)                               # source FSL mm → source RAS
     premat = np.asarray(hdr.get_sform(coded=False), float)
     if not np.all(np.isfinite(premat)) or abs(np.linalg.det(premat[:3, :3])) < 1e-6:
         raise HeadFileError(f"warp file {path}: its initial affine (sform) is singular or not finite; {convert}")
@@ -145,6 +136,4 @@ def coefficient_warp(img, data, path, source):
     x_f = ijk @ ref_v2f[:3, :3].T + ref_v2f[:3, 3]                     # reference FSL mm
     inv = np.linalg.inv(premat)
     src_f = x_f @ inv[:3, :3].T + inv[:3, 3] + d                       # source FSL mm (fnirtfileutils --withaff)
-    src_v2f = _fsl_vox2fsl(src.affine, src.shape[:3], src.header.get_zooms()[:3])
-    m = src.affine @ np.linalg.inv(src_v2f)                            # source FSL mm → source RAS
     return ref_aff, src_f @ m[:3, :3].T + m[:3, 3]

@@ -54,6 +54,20 @@ def _fsl_vox2fsl(img_affine, shape, zooms):
     return m
 
 
+def _fsl_source_to_ras(path, source):
+    """4x4 FSL scaled-voxel mm → RAS mm of an FSL warp's input image ``source`` (the subject T1)."""
+    if source is None:
+        raise HeadFileError(f"warp file {path}: an FSL warp points into the input image's coordinates; give that "
+                            f"image (the subject T1 of the registration) as source= (--mni-warp-source on the "
+                            f"command line)")
+    import nibabel as nib
+    try:
+        src = nib.load(str(source))
+    except Exception as exc:
+        raise HeadFileError(f"FSL warp source image {source}: cannot read it ({type(exc).__name__}: {exc})") from None
+    return src.affine @ np.linalg.inv(_fsl_vox2fsl(src.affine, src.shape[:3], src.header.get_zooms()[:3]))
+
+
 @dataclass(frozen=True)
 class Warp:
     """A nonlinear point mapping sampled on a grid.
@@ -282,22 +296,11 @@ def load_warp(path, kind="auto", direction="auto", source=None):
     else:  # fsl
         if data.ndim != 4 or data.shape[3] != 3:
             raise HeadFileError(f"warp file {p}: an FSL displacement field is (x, y, z, 3); got {data.shape}")
-        if source is None:
-            raise HeadFileError(f"warp file {p}: an FSL field points into the input image's coordinates; give "
-                                f"that image (the subject T1 of the registration) as source= "
-                                f"(--mni-warp-source on the command line)")
-        import nibabel as nib
-        try:
-            src = nib.load(str(source))
-        except Exception as exc:
-            raise HeadFileError(f"FSL warp source image {source}: cannot read it ({type(exc).__name__}: {exc})") \
-                from None
+        m = _fsl_source_to_ras(p, source)                              # input FSL mm → input RAS
         ref_v2f = _fsl_vox2fsl(aff, data.shape[:3], img.header.get_zooms()[:3])
-        src_v2f = _fsl_vox2fsl(src.affine, src.shape[:3], src.header.get_zooms()[:3])
         ijk = np.stack(np.meshgrid(*[np.arange(s, dtype=float) for s in data.shape[:3]], indexing="ij"), -1)
         fsl_ref = ijk @ ref_v2f[:3, :3].T + ref_v2f[:3, 3]
         fsl_in = fsl_ref + data
-        m = src.affine @ np.linalg.inv(src_v2f)                        # input FSL mm → input RAS
         field = fsl_in @ m[:3, :3].T + m[:3, 3]
     return Warp(aff, field, direction, kind, str(p))
 

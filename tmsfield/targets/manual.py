@@ -116,9 +116,7 @@ def run_pose(job, pose, *, name="manual", source=None, recorded_didt_a_per_us=No
 
     from .dose import dose_report
     from .placement import handle_angle_of_pose
-    from .run import SetupCache, _map_target, _peak
-    from .search import target_roi
-    from .table import resolve_target
+    from .run import SetupCache, _peak, job_target
 
     t0 = time.perf_counter()
     try:
@@ -129,13 +127,7 @@ def run_pose(job, pose, *, name="manual", source=None, recorded_didt_a_per_us=No
     head = cache.head(job.head, job.landmarks)
     coil = cache.coil(job.coil)
     geo = cache.geometry(job.head, job.landmarks)
-    warp = cache.warp(job)                     # --mni-warp, --target-map: as the search does (run_target)
-    if job.target_map is not None:
-        tgt, _, roi = _map_target(job, head, geo, warp)
-    else:
-        tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo,
-                             mni_warp=warp)
-        roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
+    tgt, _, roi = job_target(job, cache, head, geo)   # --mni-warp, --target-map: as the search does
     model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
     m = pose.matrix
     if job.model == "bem":

@@ -335,8 +335,7 @@ def run_target(job, cache=None):
     from .dose import dose_report
     from .heuristics import beam_f3_position, eeg_f3_position, rule_5p5cm_position
     from .placement import coil_pose
-    from .search import evaluate_quantity, search_placement, target_roi
-    from .table import resolve_target
+    from .search import evaluate_quantity, search_placement
 
     import time
     t_start = time.perf_counter()
@@ -345,14 +344,7 @@ def run_target(job, cache=None):
     coil = cache.coil(job.coil)
     dip = cache.dipole_coil(job.coil)
     geo = cache.geometry(job.head, job.landmarks)
-    warp = cache.warp(job)
-    cluster = None
-    if job.target_map is not None:
-        tgt, cluster, roi = _map_target(job, head, geo, warp)
-    else:
-        tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo,
-                             mni_warp=warp)
-        roi = target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
+    tgt, cluster, roi = job_target(job, cache, head, geo)
     t_setup = time.perf_counter()
     model = cache.solver(job.head, job.model, near_point=tgt.subject_mm, landmarks=job.landmarks)
     t_solver = time.perf_counter()
@@ -450,7 +442,7 @@ def run_target(job, cache=None):
                                           else len(head.cortex.vertices))},
         "coil": {"name": coil.name, "source": str(job.coil)},
         "stimulator": stim,
-        "target": _target_block(tgt, job, cluster, warp),
+        "target": _target_block(tgt, job, cluster, cache.warp(job)),
         "method": job.method,
         "pose": np.asarray(pose).tolist(),
         "position_mm": np.asarray(pose)[:3, 3].tolist(),
@@ -464,6 +456,25 @@ def run_target(job, cache=None):
         "settings": settings,
         "heuristics": heur,
     }
+
+
+def job_target(job, cache, head, geo):
+    """The job's target, map cluster (None without ``target_map``) and ROI, through its MNI warp if any.
+
+    One rule for the search (:func:`run_target`) and a given pose (:func:`tmsfield.targets.manual.run_pose`).
+
+    Examples
+    --------
+    >>> job_target  # doctest: +ELLIPSIS
+    <function job_target at ...>
+    """
+    from .search import target_roi
+    from .table import resolve_target
+    warp = cache.warp(job)
+    if job.target_map is not None:
+        return _map_target(job, head, geo, warp)
+    tgt = resolve_target(head, name=job.target, mni_mm=job.mni, subject_mm=job.subject, geometry=geo, mni_warp=warp)
+    return tgt, None, target_roi(head.cortex, tgt.subject_mm, job.roi_radius_mm)
 
 
 def _map_target(job, head, geo, warp):
